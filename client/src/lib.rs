@@ -1,0 +1,3 @@
+//! What Sluice's producer and consumer share: connections, bootstrap, the
+//! metadata cache, request routing, retries, and the admin API.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Sluice's partition log: segmented, memory-mapped and crash-safe.
+#![deny(missing_docs)]
