@@ -1,0 +1,168 @@
+//! The size-prefixed frame codec.
+//!
+//! Every Kafka request and response travels as a big-endian `i32` length
+//! followed by that many bytes. The decoder checks the announced length against
+//! a limit (`socket.request.max.bytes`) *before* reserving any memory, so a
+//! hostile or corrupt prefix closes the connection instead of allocating it.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Kafka's default for `socket.request.max.bytes` (100 MiB).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 100 * 1024 * 1024;
+
+/// Size of the length prefix in bytes.
+const LENGTH_PREFIX_BYTES: usize = 4;
+
+/// Why a frame could not be read or written; each variant closes the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The length prefix announced more bytes than the configured limit.
+    #[error("frame of {length} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The announced length.
+        length: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The length prefix was negative, which no Kafka peer sends.
+    #[error("negative frame length {0}")]
+    NegativeLength(i32),
+    /// The socket failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Splits a byte stream into Kafka frames (without their length prefix) and
+/// prefixes outgoing frames with their length.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameCodec {
+    max_frame_bytes: usize,
+}
+
+impl FrameCodec {
+    /// A codec that rejects frames longer than `max_frame_bytes`.
+    pub fn new(max_frame_bytes: usize) -> Self {
+        Self { max_frame_bytes }
+    }
+
+    /// The largest frame this codec accepts or sends.
+    pub fn max_frame_bytes(&self) -> usize {
+        self.max_frame_bytes
+    }
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME_BYTES)
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        let Some(prefix) = src.get(..LENGTH_PREFIX_BYTES) else {
+            return Ok(None);
+        };
+        let length = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        let length = usize::try_from(length).map_err(|_| FrameError::NegativeLength(length))?;
+        if length > self.max_frame_bytes {
+            return Err(FrameError::TooLarge {
+                length,
+                max: self.max_frame_bytes,
+            });
+        }
+        let total = LENGTH_PREFIX_BYTES + length;
+        if src.len() < total {
+            // Reserving is safe: the length was checked against the limit above.
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        src.advance(LENGTH_PREFIX_BYTES);
+        Ok(Some(src.split_to(length).freeze()))
+    }
+}
+
+impl Encoder<Bytes> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, frame: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let too_large = || FrameError::TooLarge {
+            length: frame.len(),
+            max: i32::MAX as usize,
+        };
+        let length = i32::try_from(frame.len()).map_err(|_| too_large())?;
+        dst.reserve(LENGTH_PREFIX_BYTES + frame.len());
+        dst.put_i32(length);
+        dst.extend_from_slice(&frame);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(codec: &mut FrameCodec, bytes: &[u8]) -> Result<Vec<Bytes>, FrameError> {
+        let mut buf = BytesMut::from(bytes);
+        let mut frames = Vec::new();
+        while let Some(frame) = codec.decode(&mut buf)? {
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+
+    #[test]
+    fn incomplete_frame_waits_for_more_bytes() {
+        let mut codec = FrameCodec::default();
+        let frames = decode_all(&mut codec, &[0, 0, 0, 5, 1, 2]).unwrap();
+        assert!(frames.is_empty());
+    }
+
+    #[test]
+    fn back_to_back_frames_are_split_exactly() {
+        let mut codec = FrameCodec::default();
+        let frames = decode_all(&mut codec, &[0, 0, 0, 2, 7, 8, 0, 0, 0, 1, 9]).unwrap();
+        assert_eq!(
+            frames,
+            vec![Bytes::from_static(&[7, 8]), Bytes::from_static(&[9])]
+        );
+    }
+
+    #[test]
+    fn oversized_prefix_is_rejected_before_allocating() {
+        let mut codec = FrameCodec::new(16);
+        let mut buf = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                length: 0x7fff_ffff,
+                max: 16
+            }
+        ));
+        assert!(buf.capacity() < 1024);
+    }
+
+    #[test]
+    fn negative_prefix_is_rejected() {
+        let mut codec = FrameCodec::default();
+        let err = decode_all(&mut codec, &[0xff, 0xff, 0xff, 0xfe]).unwrap_err();
+        assert!(matches!(err, FrameError::NegativeLength(-2)));
+    }
+
+    #[test]
+    fn encoded_frame_decodes_to_the_same_bytes() {
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::new();
+        codec
+            .encode(Bytes::from_static(b"hello"), &mut buf)
+            .unwrap();
+        assert_eq!(
+            codec.decode(&mut buf).unwrap(),
+            Some(Bytes::from_static(b"hello"))
+        );
+    }
+}
