@@ -1,0 +1,147 @@
+"""Apache Kafka's own CLI tools (the Java classes behind bin/kafka-*.sh) work against
+the broker: topic admin, group listing with lag, console round trip, perf tests,
+get-offsets. Each tool run starts a JVM (~2 s), so each is called once or twice."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+import cli
+import pyclients
+from records import Record, assert_round_trip, sample_records
+
+pytestmark = pytest.mark.java_tools
+
+
+def topics_tool(bootstrap: str, *args: str) -> cli.Run:
+    return cli.kafka_tool("kafka-topics", "--bootstrap-server", bootstrap, *args).check()
+
+
+def wait_until_topic_gone(bootstrap: str, topic: str, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if topic not in pyclients.topic_names(bootstrap):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_kafka_topics_creates_lists_describes_and_deletes_a_topic(bootstrap, unique):
+    topic = unique()
+
+    created = topics_tool(bootstrap, "--create", "--topic", topic, "--partitions", "3")
+    assert f"Created topic {topic}." in created.stdout
+    pyclients.wait_for_topic(bootstrap, topic, 3)
+
+    listed = topics_tool(bootstrap, "--list")
+    assert topic in listed.stdout.split()
+
+    described = topics_tool(bootstrap, "--describe", "--topic", topic).stdout
+    assert re.search(
+        rf"Topic: {re.escape(topic)}\s.*PartitionCount: 3\s.*ReplicationFactor: 1", described
+    )
+    partition_lines = re.findall(
+        r"Partition: (\d+)\s+Leader: (\d+)\s+Replicas: (\d+)\s+Isr: (\d+)", described
+    )
+    assert sorted(int(p) for p, *_ in partition_lines) == [0, 1, 2]
+    assert all(leader == replicas == isr for _, leader, replicas, isr in partition_lines)
+
+    topics_tool(bootstrap, "--delete", "--topic", topic)
+    assert wait_until_topic_gone(bootstrap, topic)
+
+
+def test_kafka_consumer_groups_lists_a_group_and_describes_its_lag(bootstrap, unique):
+    topic, group = unique("topic"), unique("group")
+    pyclients.create_topic(bootstrap, topic, 1)
+    pyclients.confluent_produce(bootstrap, topic, sample_records(10, "lag"))
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
+    finally:
+        consumer.close()
+
+    listed = cli.kafka_tool(
+        "kafka-consumer-groups", "--bootstrap-server", bootstrap, "--list"
+    ).check()
+    assert group in listed.stdout.split()
+
+    described = cli.kafka_tool(
+        "kafka-consumer-groups", "--bootstrap-server", bootstrap, "--describe", "--group", group
+    ).check()
+    rows = [line.split() for line in described.stdout.splitlines() if line.startswith(group)]
+    # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+    assert [row[1:6] for row in rows] == [[topic, "0", "4", "10", "6"]]
+
+
+def test_kafka_console_producer_and_consumer_round_trip(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 2)
+    sent = sample_records(50, "console", (("tool", b"console"),))
+
+    cli.java_console_produce(bootstrap, topic, sent, "lz4")
+    received = cli.java_console_consume(bootstrap, topic, len(sent))
+
+    assert_round_trip(sent, received)
+
+
+def test_kafka_producer_and_consumer_perf_tests_complete_with_small_counts(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 2)
+
+    produced = cli.kafka_tool(
+        "kafka-producer-perf-test",
+        "--topic",
+        topic,
+        "--num-records",
+        "2000",
+        "--record-size",
+        "100",
+        "--throughput",
+        "-1",
+        # One flag, several values: a repeated --command-property replaces the previous one.
+        "--command-property",
+        f"bootstrap.servers={bootstrap}",
+        "acks=all",
+    ).check()
+    assert re.search(r"^2000 records sent", produced.stdout, re.MULTILINE)
+
+    consumed = cli.kafka_tool(
+        "kafka-consumer-perf-test",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--num-records",
+        "2000",
+        "--timeout",
+        "30000",
+    ).check()
+    header, values = consumed.stdout.strip().splitlines()[-2:]
+    stats = dict(
+        zip(
+            [h.strip() for h in header.split(",")],
+            [v.strip() for v in values.split(",")],
+            strict=True,
+        )
+    )
+    assert stats["data.consumed.in.nMsg"] == "2000"
+
+
+def test_kafka_get_offsets_prints_latest_offset_per_partition(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 2)
+    pyclients.confluent_produce(
+        bootstrap, topic, [Record(value=f"v{i}".encode(), partition=0) for i in range(7)]
+    )
+
+    latest = cli.kafka_tool(
+        "kafka-get-offsets", "--bootstrap-server", bootstrap, "--topic", topic, "--time", "-1"
+    ).check()
+
+    assert sorted(latest.stdout.split()) == [f"{topic}:0:7", f"{topic}:1:0"]
