@@ -1,0 +1,115 @@
+//! The only unsafe code of the crate: memory maps (memmap2) and the `fallocate`
+//! syscall, each wrapped in a small safe function.
+//!
+//! Soundness rests on one rule kept by the rest of the crate: a mapped byte is
+//! only read while it is inside the file and below the log's data end. Log files
+//! are never shrunk below data that a reader can hold (truncation rewrites the kept
+//! prefix into a new file and renames it over, leaving the old inode to live until
+//! its last mapping drops), and index maps are private to the single writer.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use memmap2::{Mmap, MmapMut, MmapOptions};
+
+/// A read-only mapping of a log file plus whatever must outlive it (the segment's
+/// deferred-deletion guard), so the file is unlinked only after the last reader's
+/// `Bytes` is dropped.
+struct LogMapping<G> {
+    map: Mmap,
+    _keep_alive: Arc<G>,
+}
+
+impl<G> AsRef<[u8]> for LogMapping<G> {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// Maps the first `len` bytes of a log file read-only and returns them as
+/// reference-counted `Bytes`: every slice handed to a reader keeps the mapping
+/// (and `keep_alive`) alive, so nothing is copied and nothing is unmapped under
+/// a reader.
+pub(crate) fn map_log<G: Send + Sync + 'static>(
+    file: &File,
+    len: u64,
+    keep_alive: Arc<G>,
+) -> io::Result<Bytes> {
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    let len = usize::try_from(len)
+        .map_err(|_| io::Error::other("mapping larger than the address space"))?;
+    // SAFETY: the file is at least `len` bytes long now (the caller reserved or
+    // wrote them) and, per the module rule, bytes a reader can reach are never cut
+    // from this inode while the mapping lives; the mapping is read-only and writes
+    // go through `pwrite` to bytes past every reader's view.
+    let map = unsafe { MmapOptions::new().len(len).map(file)? };
+    Ok(Bytes::from_owner(LogMapping {
+        map,
+        _keep_alive: keep_alive,
+    }))
+}
+
+/// Maps the first `len` bytes of an index file for writing.
+pub(crate) fn map_index_mut(file: &File, len: u64) -> io::Result<Option<MmapMut>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len)
+        .map_err(|_| io::Error::other("index larger than the address space"))?;
+    // SAFETY: the index file was sized to at least `len` bytes with `fallocate`
+    // (so writes cannot hit a hole on a full disk), only the log's single writer
+    // holds this mapping, and the file is not resized while it exists.
+    let map = unsafe { MmapOptions::new().len(len).map_mut(file)? };
+    Ok(Some(map))
+}
+
+/// Maps the first `len` bytes of a sealed index file read-only.
+pub(crate) fn map_index(file: &File, len: u64) -> io::Result<Option<Mmap>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len)
+        .map_err(|_| io::Error::other("index larger than the address space"))?;
+    // SAFETY: the file is `len` bytes long and sealed: it is not resized while
+    // this mapping exists (a rebuild drops the mapping first).
+    let map = unsafe { MmapOptions::new().len(len).map(file)? };
+    Ok(Some(map))
+}
+
+/// Reserves `[offset, offset + len)` of `file` on disk, extending its size, so
+/// later writes there cannot fail for lack of space and a full disk surfaces here
+/// as `ENOSPC`. Falls back to `set_len` (a sparse file) on filesystems without
+/// `fallocate`.
+pub(crate) fn reserve(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let (Ok(start), Ok(length)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len))
+    else {
+        return Err(io::Error::other(
+            "reservation beyond the largest file offset",
+        ));
+    };
+    // SAFETY: `fallocate` reads no memory of ours; the descriptor is valid for the
+    // duration of the call because `file` is borrowed.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, start, length) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EOPNOTSUPP) {
+        tracing::warn!("fallocate is not supported here; reserving sparse file space");
+        let wanted = offset + len;
+        if file.metadata()?.len() < wanted {
+            file.set_len(wanted)?;
+        }
+        return Ok(());
+    }
+    Err(error)
+}
