@@ -1,3 +1,53 @@
 //! The Sluice broker: the server that speaks the Kafka protocol over
 //! `sluice-storage` partition logs.
+//!
+//! The shape follows mini-redis: the frame codec (`sluice_protocol`) feeds a
+//! [`connection`](crate::connection) task per client, which hands each request
+//! to [`dispatch`](crate::dispatch), which calls one handler module per Kafka
+//! API (`handlers/<api>.rs`). Shared state is one [`Broker`]: the topic
+//! registry, the open partitions (log plus idempotent-producer state behind
+//! one short std lock), and a watch channel that wakes long-polling fetches.
+//!
+//! Guarantees: requests on a connection are answered in order, with
+//! pipelining and bounded in-flight bytes; a bad request gets a Kafka error
+//! code or closes only its own connection, and never changes a log; SIGINT or
+//! SIGTERM (through [`BrokerHandle::shutdown`]) drains connections, then
+//! flushes and closes every log cleanly.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), sluice_broker::BrokerError> {
+//! let handle = sluice_broker::start(sluice_broker::BrokerConfig::default()).await?;
+//! println!("listening on {}", handle.local_addr());
+//! handle.shutdown().await?;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod broker;
+mod config;
+mod connection;
+mod dispatch;
+mod error;
+pub mod group;
+mod group_service;
+pub mod handlers;
+mod maintenance;
+mod meta;
+mod partition;
+pub mod producer_state;
+mod server;
+mod topic_admin;
+mod topics;
+mod validation;
+
+pub use broker::{Broker, CONSUMER_OFFSETS_TOPIC, RECORDED_TOPIC_CONFIGS, now_ms};
+pub use config::{BrokerConfig, ConfigFileError};
+pub use dispatch::{RequestContext, RequestError, dispatch};
+pub use error::BrokerError;
+pub use group_service::GroupService;
+pub use meta::{MetaError, NodeIdentity};
+pub use partition::{AppendOutcome, Partition, PartitionState, ReadOutcome};
+pub use server::{BrokerHandle, run, start};
+pub use topic_admin::{MAX_PARTITIONS_PER_TOPIC, TopicConfigEntry};
+pub use topics::{RegistryError, TopicMeta, TopicRegistry, validate_topic_name};
+pub use validation::{ValidatedBatch, validate_records};

@@ -76,8 +76,8 @@ impl Decoder for FrameCodec {
         }
         let total = LENGTH_PREFIX_BYTES + length;
         if src.len() < total {
-            // Reserving is safe: the length was checked against the limit above.
-            src.reserve(total - src.len());
+            // No reservation for the whole frame: memory grows with the bytes
+            // that actually arrive, so a large announced length costs nothing.
             return Ok(None);
         }
         src.advance(LENGTH_PREFIX_BYTES);

@@ -157,7 +157,9 @@ class KafkaBroker(BrokerProcess):
 class SluiceBroker(BrokerProcess):
     """The Sluice binary: `$SLUICE_BIN broker --listen 127.0.0.1:PORT --data-dir DIR`.
 
-    Extra flags (for example to disable topic auto-creation) come from `$SLUICE_ARGS`.
+    It runs with the settings the Kafka fixture uses (topic auto-creation off,
+    see scripts/kafka.sh), written to a config file beside the data dir. Extra
+    flags come from `$SLUICE_ARGS`.
     """
 
     kind = "sluice"
@@ -170,9 +172,13 @@ class SluiceBroker(BrokerProcess):
             raise BrokerError(f"no sluice binary at {self.binary} (set SLUICE_BIN)")
 
     def command(self) -> list[str]:
+        config = self.workdir / "sluice.toml"
+        config.write_text("auto_create_topics_enable = false\n")
         return [
             str(self.binary),
             "broker",
+            "--config",
+            str(config),
             "--listen",
             self.bootstrap,
             "--data-dir",

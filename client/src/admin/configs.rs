@@ -25,7 +25,9 @@ impl Admin {
         let request = DescribeConfigsRequest::default().with_resources(vec![
             DescribeConfigsResource::default()
                 .with_resource_type(TOPIC_RESOURCE)
-                .with_resource_name(text(topic)),
+                .with_resource_name(text(topic))
+                // Null asks for every config (the codec's default is an empty list).
+                .with_configuration_keys(None),
         ]);
         let response = self.client.send_to_any(&request).await?;
         let mut entries = Vec::new();

@@ -1,0 +1,206 @@
+//! The broker's typed configuration.
+//!
+//! Field names are Kafka's broker setting names with dots turned into
+//! underscores, so a Kafka operator recognises every knob; defaults are
+//! Kafka's except where a single laptop node wants something else (listener
+//! on loopback, data in `./sluice-data`). `config/single.toml` writes every
+//! default out.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sluice_storage::LogConfig;
+
+/// Everything the broker needs to start; `Default` is a working single node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `listeners`: the address the broker binds (`host:port`).
+    pub listeners: String,
+    /// `advertised.listeners`: the address clients are told to connect to;
+    /// `None` advertises the bound address.
+    pub advertised_listeners: Option<String>,
+    /// `node.id`: this broker's id in Metadata responses.
+    pub node_id: i32,
+    /// `log.dirs`: where partition logs, topic metadata and `meta.properties` live.
+    pub data_dir: PathBuf,
+    /// `message.max.bytes`: the largest record batch a produce may carry
+    /// (topic-level `max.message.bytes` overrides it per topic).
+    pub message_max_bytes: usize,
+    /// `socket.request.max.bytes`: the largest request frame; bigger length
+    /// prefixes close the connection before anything is allocated.
+    pub socket_request_max_bytes: usize,
+    /// `connections.max.idle.ms`: idle connections are closed after this long.
+    pub connections_max_idle_ms: u64,
+    /// `queued.max.request.bytes`, per connection: request bytes read but not
+    /// yet answered; when reached the connection stops reading (backpressure).
+    pub queued_max_request_bytes: usize,
+    /// `queued.max.requests`, per connection: requests read but not yet
+    /// answered; when reached the connection stops reading.
+    pub queued_max_requests: usize,
+    /// `auto.create.topics.enable`: whether Metadata creates unknown topics.
+    pub auto_create_topics_enable: bool,
+    /// `num.partitions`: partitions of auto-created topics and of
+    /// CreateTopics requests that leave the count to the broker.
+    pub num_partitions: i32,
+    /// `default.replication.factor`: the only factor a single node supports is 1.
+    pub default_replication_factor: i16,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.segment.bytes`: segment size of `__consumer_offsets`
+    /// partitions, small so 50 mostly empty partitions stay cheap.
+    pub offsets_topic_segment_bytes: u64,
+    /// `group.min.session.timeout.ms`: shortest session a group member may ask for.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`: longest session a group member may ask for.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members.
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `fetch.max.bytes`: the broker's cap on one Fetch response.
+    pub fetch_max_bytes: usize,
+    /// `log.retention.check.interval.ms`: how often retention runs.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.flush.scheduler.interval.ms`: how often idle partitions check
+    /// whether `flush.ms` makes a flush due.
+    pub log_flush_scheduler_interval_ms: u64,
+    /// Defaults for every partition log (`log.*` settings); topics override them.
+    pub log: LogConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            listeners: "127.0.0.1:9092".to_owned(),
+            advertised_listeners: None,
+            node_id: 1,
+            data_dir: PathBuf::from("./sluice-data"),
+            message_max_bytes: 1_048_588,
+            socket_request_max_bytes: 104_857_600,
+            connections_max_idle_ms: 600_000,
+            queued_max_request_bytes: 104_857_600,
+            queued_max_requests: 500,
+            auto_create_topics_enable: true,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            offsets_topic_num_partitions: 50,
+            offsets_topic_segment_bytes: 8 * 1024 * 1024,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            fetch_max_bytes: 57_671_680,
+            log_retention_check_interval_ms: 300_000,
+            log_flush_scheduler_interval_ms: 1_000,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Why a configuration file could not be used; each message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error, as text.
+        reason: String,
+    },
+    /// The file is not valid TOML for [`BrokerConfig`].
+    #[error("invalid config file {path}: line {line}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the problem.
+        line: usize,
+        /// What the parser reported.
+        reason: String,
+    },
+}
+
+impl BrokerConfig {
+    /// Parses a TOML document; missing fields take their defaults.
+    ///
+    /// # Errors
+    /// The parser's error for invalid TOML or unknown fields.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Reads and parses a TOML file.
+    ///
+    /// # Errors
+    /// [`ConfigFileError`] when the file cannot be read or parsed.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml(&text).map_err(|e| {
+            let offset = e.span().map_or(0, |span| span.start);
+            ConfigFileError::Parse {
+                path: path.to_owned(),
+                line: text[..offset.min(text.len())].lines().count().max(1),
+                reason: e.message().replace('\n', " "),
+            }
+        })
+    }
+
+    /// The `host:port` clients are told to connect to.
+    pub fn advertised_address(&self) -> &str {
+        self.advertised_listeners
+            .as_deref()
+            .unwrap_or(&self.listeners)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default_config() {
+        assert_eq!(
+            BrokerConfig::from_toml("").unwrap(),
+            BrokerConfig::default()
+        );
+    }
+
+    #[test]
+    fn toml_fields_override_defaults() {
+        let config = BrokerConfig::from_toml("node_id = 7\nnum_partitions = 3\n").unwrap();
+        assert_eq!((config.node_id, config.num_partitions), (7, 3));
+    }
+
+    #[test]
+    fn shipped_single_node_config_is_the_default() {
+        let text = include_str!("../../config/single.toml");
+        let mut config = BrokerConfig::from_toml(text).unwrap();
+        // The file documents that max.message.bytes follows message_max_bytes.
+        config.log.max_message_bytes = BrokerConfig::default().log.max_message_bytes;
+        assert_eq!(config, BrokerConfig::default());
+    }
+
+    #[test]
+    fn config_file_error_is_one_line_with_the_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "node_id = 1\nnum_partitions = \"many\"\n").unwrap();
+        let message = BrokerConfig::from_file(&path).unwrap_err().to_string();
+        assert!(message.contains("line 2"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        assert!(BrokerConfig::from_toml("no_such_setting = 1\n").is_err());
+    }
+
+    #[test]
+    fn advertised_address_falls_back_to_the_listener() {
+        let mut config = BrokerConfig::default();
+        assert_eq!(config.advertised_address(), "127.0.0.1:9092");
+        config.advertised_listeners = Some("broker.example:9093".to_owned());
+        assert_eq!(config.advertised_address(), "broker.example:9093");
+    }
+}

@@ -1,0 +1,162 @@
+//! Request dispatch: header, version check, one handler per API.
+//!
+//! The table in `sluice_protocol::SUPPORTED_APIS` is the only list of served
+//! APIs: ApiVersions advertises it and this module refuses anything outside
+//! it. Each handler lives in `handlers/<api>.rs`, takes a [`RequestContext`]
+//! and the decoded request, and returns the response body.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Encodable, HeaderVersion};
+use sluice_protocol::{
+    CodecError, HeaderError, RequestFrame, decode_request_frame, encode_response, is_supported,
+};
+
+use crate::broker::Broker;
+use crate::handlers;
+
+/// Why a request closes its connection instead of getting a response.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The header did not parse or named an unknown API.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// The body did not decode, or the response did not encode.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// A version outside the advertised range (ApiVersions answers those itself).
+    #[error("unsupported version {version} of {api_key:?}")]
+    UnsupportedVersion {
+        /// The API.
+        api_key: ApiKey,
+        /// The version sent.
+        version: i16,
+    },
+    /// An API this broker does not serve.
+    #[error("unsupported api {0:?}")]
+    UnsupportedApi(ApiKey),
+}
+
+/// What a handler knows about the request besides its body.
+#[derive(Debug)]
+pub struct RequestContext<'a> {
+    /// The broker's state (an `Arc` so handlers can move it into blocking tasks).
+    pub broker: &'a Arc<Broker>,
+    /// The decoded request header (client id, correlation id, version).
+    pub header: &'a RequestHeader,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+impl RequestContext<'_> {
+    /// The request's API version.
+    pub fn version(&self) -> i16 {
+        self.header.request_api_version
+    }
+
+    /// The client id the request carried, or empty.
+    pub fn client_id(&self) -> &str {
+        self.header.client_id.as_ref().map_or("", |id| id.as_str())
+    }
+}
+
+fn respond<R: Encodable + HeaderVersion>(
+    frame: &RequestFrame,
+    response: &R,
+) -> Result<Option<Bytes>, RequestError> {
+    Ok(Some(encode_response(
+        frame.correlation_id(),
+        frame.api_version(),
+        response,
+    )?))
+}
+
+/// Calls a handler with the decoded body and encodes its response.
+macro_rules! serve {
+    ($ctx:expr, $frame:expr, $handler:path) => {{
+        let request = $frame.decode_body()?;
+        let response = $handler(&$ctx, request).await;
+        respond(&$frame, &response)
+    }};
+}
+
+/// Whether a request may wait a long time before it is answered (a
+/// long-polling Fetch, a JoinGroup or SyncGroup waiting for the group).
+///
+/// The connection runs these concurrently with later requests; every other
+/// request is handled to completion, in arrival order, before the next one
+/// is read, so the effects of pipelined produces keep their order (the
+/// idempotent producer relies on it), as Kafka's one-at-a-time processing
+/// guarantees.
+pub fn may_wait(frame: &[u8]) -> bool {
+    let [high, low, ..] = *frame else {
+        return false;
+    };
+    let key = i16::from_be_bytes([high, low]);
+    [ApiKey::Fetch, ApiKey::JoinGroup, ApiKey::SyncGroup]
+        .iter()
+        .any(|api| *api as i16 == key)
+}
+
+/// Handles one request frame; `Ok(None)` means "send nothing" (acks=0 produce).
+///
+/// # Errors
+/// [`RequestError`] when the connection must be closed.
+pub async fn dispatch(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: SocketAddr,
+) -> Result<Option<Bytes>, RequestError> {
+    let frame = decode_request_frame(frame)?;
+    if frame.api_key == ApiKey::ApiVersions {
+        return Ok(Some(handlers::api_versions::handle(&frame)?));
+    }
+    if !is_supported(frame.api_key, frame.api_version()) {
+        return Err(RequestError::UnsupportedVersion {
+            api_key: frame.api_key,
+            version: frame.api_version(),
+        });
+    }
+    let ctx = RequestContext {
+        broker,
+        header: &frame.header,
+        peer,
+    };
+    match frame.api_key {
+        ApiKey::Produce => {
+            let request = frame.decode_body()?;
+            match handlers::produce::handle(&ctx, request).await {
+                Some(response) => respond(&frame, &response),
+                None => Ok(None),
+            }
+        }
+        ApiKey::Fetch => serve!(ctx, frame, handlers::fetch::handle),
+        ApiKey::ListOffsets => serve!(ctx, frame, handlers::list_offsets::handle),
+        ApiKey::Metadata => serve!(ctx, frame, handlers::metadata::handle),
+        ApiKey::CreateTopics => serve!(ctx, frame, handlers::create_topics::handle),
+        ApiKey::DeleteTopics => serve!(ctx, frame, handlers::delete_topics::handle),
+        ApiKey::CreatePartitions => serve!(ctx, frame, handlers::create_partitions::handle),
+        ApiKey::DeleteRecords => serve!(ctx, frame, handlers::delete_records::handle),
+        ApiKey::InitProducerId => serve!(ctx, frame, handlers::init_producer_id::handle),
+        ApiKey::DescribeConfigs => serve!(ctx, frame, handlers::describe_configs::handle),
+        ApiKey::IncrementalAlterConfigs => {
+            serve!(ctx, frame, handlers::incremental_alter_configs::handle)
+        }
+        ApiKey::DescribeCluster => serve!(ctx, frame, handlers::describe_cluster::handle),
+        ApiKey::FindCoordinator => serve!(ctx, frame, handlers::find_coordinator::handle),
+        ApiKey::JoinGroup => serve!(ctx, frame, handlers::groups::join_group),
+        ApiKey::SyncGroup => serve!(ctx, frame, handlers::groups::sync_group),
+        ApiKey::Heartbeat => serve!(ctx, frame, handlers::groups::heartbeat),
+        ApiKey::LeaveGroup => serve!(ctx, frame, handlers::groups::leave_group),
+        ApiKey::ListGroups => serve!(ctx, frame, handlers::groups::list_groups),
+        ApiKey::DescribeGroups => serve!(ctx, frame, handlers::groups::describe_groups),
+        ApiKey::DeleteGroups => serve!(ctx, frame, handlers::groups::delete_groups),
+        ApiKey::OffsetCommit => serve!(ctx, frame, handlers::offsets::offset_commit),
+        ApiKey::OffsetFetch => serve!(ctx, frame, handlers::offsets::offset_fetch),
+        ApiKey::OffsetDelete => serve!(ctx, frame, handlers::offsets::offset_delete),
+        other => Err(RequestError::UnsupportedApi(other)),
+    }
+}

@@ -1,0 +1,49 @@
+//! ApiVersions: what this broker serves, straight from the protocol table.
+//!
+//! A request at a version the broker does not know is still answered, at v0
+//! with UNSUPPORTED_VERSION and the full table, so the client can pick a
+//! version it shares with us (KIP-511). The response always uses header v0.
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, api_versions_response::ApiVersion,
+};
+use sluice_protocol::{
+    CodecError, ErrorCode, RequestFrame, SUPPORTED_APIS, encode_response, is_supported,
+};
+
+/// The ApiVersions response body for `error`.
+pub fn response(error: ErrorCode) -> ApiVersionsResponse {
+    let api_keys = SUPPORTED_APIS
+        .iter()
+        .map(|api| {
+            ApiVersion::default()
+                .with_api_key(api.api_key as i16)
+                .with_min_version(api.min_version)
+                .with_max_version(api.max_version)
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error.code())
+        .with_api_keys(api_keys)
+}
+
+/// Answers an ApiVersions frame, including versions we do not serve.
+///
+/// # Errors
+/// [`CodecError`] when the response cannot be encoded.
+pub fn handle(frame: &RequestFrame) -> Result<Bytes, CodecError> {
+    let version = frame.api_version();
+    if !is_supported(frame.api_key, version) {
+        return encode_response(
+            frame.correlation_id(),
+            0,
+            &response(ErrorCode::UnsupportedVersion),
+        );
+    }
+    let error = match frame.decode_body::<ApiVersionsRequest>() {
+        Ok(_) => ErrorCode::None,
+        Err(_) => ErrorCode::InvalidRequest,
+    };
+    encode_response(frame.correlation_id(), version, &response(error))
+}

@@ -1,0 +1,122 @@
+//! FindCoordinator, JoinGroup/SyncGroup and committed offsets.
+
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    FindCoordinatorRequest, GroupId, JoinGroupRequest, OffsetCommitRequest, OffsetFetchRequest,
+    SyncGroupRequest,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::support::{Client, TestBroker};
+use crate::{create_topic, topic_name};
+
+fn group(name: &str) -> GroupId {
+    GroupId(StrBytes::from_string(name.to_owned()))
+}
+
+async fn commit(client: &mut Client, group_id: &str, topic: &str, offset: i64) -> i16 {
+    let request = OffsetCommitRequest::default()
+        .with_group_id(group(group_id))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![
+            OffsetCommitRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(vec![
+                    OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(offset),
+                ]),
+        ]);
+    client.call(7, request).await.topics[0].partitions[0].error_code
+}
+
+async fn committed(client: &mut Client, group_id: &str, topic: &str) -> i64 {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(group(group_id))
+        .with_topics(Some(vec![
+            OffsetFetchRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partition_indexes(vec![0]),
+        ]));
+    client.call(7, request).await.topics[0].partitions[0].committed_offset
+}
+
+#[tokio::test]
+async fn this_node_coordinates_every_group() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let request = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g"));
+    let response = client.call(3, request).await;
+    assert_eq!(response.error_code, 0);
+    assert_eq!(response.port, i32::from(broker.addr.port()));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn committed_offset_is_fetched_back() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "tracked", 1).await;
+    assert_eq!(commit(&mut client, "readers", "tracked", 42).await, 0);
+    assert_eq!(committed(&mut client, "readers", "tracked").await, 42);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn committed_offset_survives_a_restart() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "remembered", 1).await;
+    commit(&mut client, "keepers", "remembered", 7).await;
+    drop(client);
+    let broker = broker.restart().await;
+    let mut client = broker.client().await;
+    assert_eq!(committed(&mut client, "keepers", "remembered").await, 7);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn single_member_joins_leads_and_gets_its_assignment() {
+    let broker = TestBroker::start_with(|c| c.group_initial_rebalance_delay_ms = 0).await;
+    let mut client = broker.client().await;
+    let join = |member_id: &str| {
+        JoinGroupRequest::default()
+            .with_group_id(group("solo"))
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(10_000)
+            .with_member_id(StrBytes::from_string(member_id.to_owned()))
+            .with_protocol_type(StrBytes::from_static_str("consumer"))
+            .with_protocols(vec![
+                JoinGroupRequestProtocol::default()
+                    .with_name(StrBytes::from_static_str("range"))
+                    .with_metadata(bytes::Bytes::from_static(b"meta")),
+            ])
+    };
+    // KIP-394: the first join without a member id is told its id.
+    let first = client.call(9, join("")).await;
+    let member_id = first.member_id.to_string();
+    assert!(!member_id.is_empty());
+    let joined = client.call(9, join(&member_id)).await;
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(joined.leader.to_string(), member_id);
+    let sync = SyncGroupRequest::default()
+        .with_group_id(group("solo"))
+        .with_generation_id(joined.generation_id)
+        .with_member_id(StrBytes::from_string(member_id.clone()))
+        .with_protocol_type(Some(StrBytes::from_static_str("consumer")))
+        .with_protocol_name(Some(StrBytes::from_static_str("range")))
+        .with_assignments(vec![
+            SyncGroupRequestAssignment::default()
+                .with_member_id(StrBytes::from_string(member_id))
+                .with_assignment(bytes::Bytes::from_static(b"plan")),
+        ]);
+    let synced = client.call(5, sync).await;
+    assert_eq!(synced.error_code, 0);
+    assert_eq!(&synced.assignment[..], b"plan");
+    broker.stop().await;
+}
