@@ -52,6 +52,9 @@ mod routing;
 mod versions;
 mod wire;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use admin::Admin;
 pub use admin::plan::{PartitionOffsets, lag, reset_target};
 pub use admin::types::{

@@ -1,0 +1,411 @@
+//! The public producer handle: appends records (waiting for `buffer.memory`
+//! and topic metadata at most `max.block.ms`), hands back delivery futures,
+//! flushes and closes.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sluice_client::Client;
+use sluice_protocol::HeaderRef;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::accumulator::{Accumulator, AccumulatorSettings, RecordRef};
+use crate::config::ProducerConfig;
+use crate::error::{ProducerError, Result};
+use crate::partitioner::Partitioner;
+use crate::record::{ProducerRecord, RecordMetadata};
+use crate::sender::Sender;
+use crate::shared::{Completion, Shared, State};
+
+/// Sends records to a Kafka-compatible cluster. Cheap to clone; all clones
+/// share one accumulator and one sender task. When the last clone is
+/// dropped without [`Producer::close`], queued records are still sent in the
+/// background (bounded by `delivery.timeout.ms`) while the runtime lives.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    shared: Arc<Shared>,
+    lifetime: Arc<Lifetime>,
+}
+
+/// Owns the sender task; tells it to finish up when the last handle goes.
+#[derive(Debug)]
+struct Lifetime {
+    shared: Arc<Shared>,
+    sender: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Lifetime {
+    fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Resolves to where a record was written, once its batch is acknowledged.
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    receiver: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.receiver)
+            .poll(cx)
+            .map(|result| result.unwrap_or(Err(ProducerError::Closed)))
+    }
+}
+
+impl Producer {
+    /// Connects to the cluster and starts the sender task.
+    ///
+    /// # Errors
+    /// [`ProducerError::Config`] for settings that cannot work; the
+    /// client's bootstrap errors.
+    pub async fn connect(config: ProducerConfig) -> Result<Producer> {
+        config.validate()?;
+        let client = Client::connect(config.client.clone()).await?;
+        Producer::with_client(client, config, StdRng::from_os_rng())
+    }
+
+    /// A producer over an existing client, with the partitioner's RNG injected.
+    ///
+    /// # Errors
+    /// [`ProducerError::Config`] for settings that cannot work.
+    pub fn with_client(client: Client, config: ProducerConfig, rng: StdRng) -> Result<Producer> {
+        config.validate()?;
+        let settings = AccumulatorSettings {
+            batch_size: config.batch_size,
+            linger_ms: config.linger_ms,
+            delivery_timeout_ms: config.delivery_timeout_ms,
+            compression: config.compression()?,
+            compression_level: config.compression_level(),
+        };
+        let state = State {
+            accumulator: Accumulator::new(settings),
+            partitioner: Partitioner::new(config.batch_size, config.partitioner_ignore_keys, rng),
+            unfinished_records: 0,
+            flushers: 0,
+        };
+        let shared = Arc::new(Shared::new(client, config, state));
+        let sender = tokio::spawn(Sender::new(shared.clone()).run());
+        Ok(Producer {
+            lifetime: Arc::new(Lifetime {
+                shared: shared.clone(),
+                sender: std::sync::Mutex::new(Some(sender)),
+            }),
+            shared,
+        })
+    }
+
+    /// The client this producer routes through.
+    pub fn client(&self) -> &Client {
+        &self.shared.client
+    }
+
+    /// Sends `record` and resolves when it is acknowledged (or failed).
+    ///
+    /// The record is appended when `send` is called if its topic's metadata
+    /// is cached and `buffer.memory` has room, so records sent one after
+    /// another keep their order; otherwise it is appended when the future
+    /// is first polled, after metadata and room arrive (at most
+    /// `max.block.ms`), and later sends queue behind it.
+    ///
+    /// # Errors
+    /// As [`Producer::enqueue`], then the delivery error.
+    pub fn send(
+        &self,
+        record: ProducerRecord,
+    ) -> impl Future<Output = Result<RecordMetadata>> + Send + 'static {
+        let (sender, receiver) = oneshot::channel();
+        let immediate = self.try_append_now(&record, Some(sender));
+        let waiting = matches!(immediate, Ok(Some(_))).then(|| WaitingAppend::new(&self.shared));
+        let producer = self.clone();
+        async move {
+            if let Some(completion) = immediate? {
+                let _waiting = waiting;
+                producer.append_waiting(&record, completion).await?;
+            }
+            DeliveryFuture { receiver }.await
+        }
+    }
+
+    /// Appends `record` to its partition's batch and returns a future for
+    /// its delivery. Waits only for metadata and buffer room; records
+    /// enqueued one after another keep their order.
+    ///
+    /// # Errors
+    /// [`ProducerError::Closed`], [`ProducerError::RecordTooLarge`],
+    /// [`ProducerError::TopicNotFound`], [`ProducerError::UnknownPartition`],
+    /// [`ProducerError::BufferExhausted`].
+    pub async fn enqueue(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let (sender, receiver) = oneshot::channel();
+        self.append(&record, Some(sender)).await?;
+        Ok(DeliveryFuture { receiver })
+    }
+
+    /// Appends `record` without a way to learn its outcome (failures are
+    /// logged). The cheapest path: no per-record channel.
+    ///
+    /// # Errors
+    /// As [`Producer::enqueue`].
+    pub async fn send_and_forget(&self, record: &ProducerRecord) -> Result<()> {
+        self.append(record, None).await
+    }
+
+    async fn append(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {
+        if let Some(completion) = self.try_append_now(record, completion)? {
+            let _waiting = WaitingAppend::new(&self.shared);
+            self.append_waiting(record, completion).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends at once when nothing needs waiting for; hands the completion
+    /// back when metadata or buffer room must be awaited.
+    fn try_append_now(
+        &self,
+        record: &ProducerRecord,
+        completion: Completion,
+    ) -> Result<Option<Completion>> {
+        let size = self.check_record(record)?;
+        if self.shared.waiting_appends.load(Ordering::Acquire) > 0 {
+            return Ok(Some(completion));
+        }
+        let Some(partition_count) = self.cached_partition_count(&record.topic) else {
+            return Ok(Some(completion));
+        };
+        self.check_partition(record, partition_count)?;
+        let Ok(permits) = u32::try_from(size) else {
+            return Ok(Some(completion));
+        };
+        match self.shared.buffer.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(_) => return Ok(Some(completion)),
+        }
+        self.append_reserved(record, size, partition_count, completion)?;
+        Ok(None)
+    }
+
+    /// Waits (at most `max.block.ms`) for metadata and buffer room, then appends.
+    async fn append_waiting(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {
+        let size = self.check_record(record)?;
+        let deadline = Instant::now() + self.shared.config.max_block();
+        let partition_count = self.partition_count(&record.topic, deadline).await?;
+        self.check_partition(record, partition_count)?;
+        self.reserve(size, deadline).await?;
+        self.append_reserved(record, size, partition_count, completion)
+    }
+
+    /// The record's buffer size, once it is known to be acceptable at all.
+    fn check_record(&self, record: &ProducerRecord) -> Result<usize> {
+        if self.shared.is_closing() {
+            return Err(ProducerError::Closed);
+        }
+        let config = &self.shared.config;
+        let size = record.estimated_size();
+        let max = config.max_request_size.min(config.buffer_memory);
+        if size > max {
+            return Err(ProducerError::RecordTooLarge { size, max });
+        }
+        Ok(size)
+    }
+
+    fn check_partition(&self, record: &ProducerRecord, partition_count: usize) -> Result<()> {
+        match record.partition {
+            Some(partition) if partition < 0 || partition as usize >= partition_count => {
+                Err(ProducerError::UnknownPartition {
+                    topic: record.topic.clone(),
+                    partition,
+                    partition_count,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends a record whose `size` bytes of buffer are already reserved.
+    fn append_reserved(
+        &self,
+        record: &ProducerRecord,
+        size: usize,
+        partition_count: usize,
+        completion: Completion,
+    ) -> Result<()> {
+        let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
+        let headers: Vec<HeaderRef<'_>> = record
+            .headers
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_deref()))
+            .collect();
+        let now = self.shared.now_ms();
+        let appended = {
+            let mut state = self.shared.lock();
+            let partition = state.partitioner.partition(
+                &record.topic,
+                record.partition,
+                record.key.as_deref(),
+                size,
+                partition_count as i32,
+            );
+            let entry = RecordRef {
+                timestamp,
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+                headers: &headers,
+            };
+            let appended =
+                state
+                    .accumulator
+                    .append(&record.topic, partition, entry, completion, size, now);
+            if appended.is_ok() {
+                state.unfinished_records += 1;
+            }
+            appended
+        };
+        match appended {
+            Ok(wake) => {
+                if wake {
+                    self.shared.wake.notify_one();
+                }
+                Ok(())
+            }
+            Err((error, _completion)) => {
+                self.shared.buffer.add_permits(size);
+                Err(error)
+            }
+        }
+    }
+
+    fn cached_partition_count(&self, topic: &str) -> Option<usize> {
+        self.shared.client.with_metadata(|cache| {
+            cache
+                .topic(topic)
+                .map(|t| t.partitions.len())
+                .filter(|count| *count > 0)
+        })
+    }
+
+    /// Takes `bytes` from `buffer.memory`, waiting until `deadline`.
+    async fn reserve(&self, bytes: usize, deadline: Instant) -> Result<()> {
+        let exhausted = || ProducerError::BufferExhausted {
+            bytes,
+            timeout: self.shared.config.max_block(),
+        };
+        let permits = u32::try_from(bytes).map_err(|_| exhausted())?;
+        let acquire = self.shared.buffer.acquire_many(permits);
+        match tokio::time::timeout_at(deadline.into(), acquire).await {
+            Ok(Ok(permit)) => {
+                // Returned by `finish_batch` when the record completes.
+                permit.forget();
+                Ok(())
+            }
+            Ok(Err(_)) => Err(ProducerError::Closed),
+            Err(_) => Err(exhausted()),
+        }
+    }
+
+    /// The topic's partition count, refreshing metadata until `deadline`.
+    async fn partition_count(&self, topic: &str, deadline: Instant) -> Result<usize> {
+        let client = &self.shared.client;
+        let known = || self.cached_partition_count(topic);
+        if let Some(count) = known() {
+            return Ok(count);
+        }
+        let backoff = Duration::from_millis(self.shared.config.client.retry_backoff_ms.max(1));
+        let topics = [topic.to_owned()];
+        loop {
+            let refresh = client.refresh_metadata(Some(&topics));
+            if let Ok(Err(error)) = tokio::time::timeout_at(deadline.into(), refresh).await {
+                tracing::debug!(%topic, %error, "metadata refresh failed");
+            }
+            if let Some(count) = known() {
+                return Ok(count);
+            }
+            if Instant::now() + backoff >= deadline {
+                return Err(ProducerError::TopicNotFound {
+                    topic: topic.to_owned(),
+                    timeout: self.shared.config.max_block(),
+                });
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Sends every buffered record now (ignoring `linger.ms`) and waits
+    /// until each has been acknowledged or failed.
+    pub async fn flush(&self) {
+        {
+            let mut state = self.shared.lock();
+            state.flushers += 1;
+            state.accumulator.set_flushing(true);
+        }
+        self.shared.wake.notify_one();
+        loop {
+            let idle = self.shared.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.shared.lock().unfinished_records == 0 {
+                break;
+            }
+            idle.await;
+        }
+        let mut state = self.shared.lock();
+        state.flushers -= 1;
+        if state.flushers == 0 {
+            state.accumulator.set_flushing(false);
+        }
+    }
+
+    /// Flushes, then stops the sender. Later sends fail with
+    /// [`ProducerError::Closed`]; other clones are closed too.
+    pub async fn close(&self) {
+        self.flush().await;
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        let sender = self
+            .lifetime
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(sender) = sender
+            && let Err(error) = sender.await
+        {
+            tracing::warn!(%error, "producer sender task ended abnormally");
+        }
+    }
+}
+
+/// Counts an append that waits, for as long as it waits.
+struct WaitingAppend {
+    shared: Arc<Shared>,
+}
+
+impl WaitingAppend {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.waiting_appends.fetch_add(1, Ordering::AcqRel);
+        WaitingAppend {
+            shared: shared.clone(),
+        }
+    }
+}
+
+impl Drop for WaitingAppend {
+    fn drop(&mut self) {
+        self.shared.waiting_appends.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}

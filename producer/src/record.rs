@@ -1,0 +1,83 @@
+//! What callers hand the producer, and what they get back.
+
+use bytes::Bytes;
+
+/// One record to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProducerRecord {
+    /// Destination topic.
+    pub topic: String,
+    /// Explicit partition; `None` lets the partitioner choose.
+    pub partition: Option<i32>,
+    /// Key; decides the partition (murmur2) unless `partition` is set.
+    pub key: Option<Bytes>,
+    /// Value; `None` is a tombstone on compacted topics.
+    pub value: Option<Bytes>,
+    /// Headers, in order (keys may repeat).
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// Create time in milliseconds since the epoch; `None` means now.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    /// A record with a value and nothing else.
+    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        ProducerRecord {
+            topic: topic.into(),
+            value: Some(value.into()),
+            ..ProducerRecord::default()
+        }
+    }
+
+    /// Sets the key.
+    pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the partition explicitly.
+    pub fn with_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, key: impl Into<String>, value: Option<Bytes>) -> Self {
+        self.headers.push((key.into(), value));
+        self
+    }
+
+    /// Sets the create timestamp (ms since the epoch).
+    pub fn with_timestamp(mut self, timestamp: i64) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// Bytes this record takes in the buffer and (before compression) in a
+    /// batch: payload plus the worst-case record framing.
+    pub fn estimated_size(&self) -> usize {
+        const RECORD_FRAMING: usize = 21;
+        let field = |bytes: &Option<Bytes>| bytes.as_ref().map_or(0, Bytes::len) + 5;
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(key, value)| key.len() + 5 + field(value))
+            .sum();
+        RECORD_FRAMING + field(&self.key) + field(&self.value) + headers
+    }
+}
+
+/// Where a record was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset; `-1` when unknown (`acks=0`, or a retry the
+    /// broker recognised as a duplicate of an older request).
+    pub offset: i64,
+    /// The create time, or the broker's append time for topics with
+    /// `message.timestamp.type=LogAppendTime`.
+    pub timestamp: i64,
+}

@@ -1,0 +1,340 @@
+//! Idempotence bookkeeping and the retry decision, sans-IO.
+//!
+//! The idempotent producer numbers each partition's records from 0
+//! (wrapping at `i32::MAX`) under a producer id and epoch from
+//! InitProducerId; the broker keeps the last five batches per producer and
+//! partition, rejects gaps with OUT_OF_ORDER_SEQUENCE_NUMBER and answers a
+//! resent batch it already has with its original result (or
+//! DUPLICATE_SEQUENCE_NUMBER). So a batch is always resent with the bytes
+//! (and sequence) it was first sent with, and a batch that follows a failed
+//! one is simply resent after it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use sluice_protocol::ErrorCode;
+
+use crate::batch::BatchIdentity;
+
+/// The idempotent producer's id and epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerIdentity {
+    /// Producer id from InitProducerId.
+    pub producer_id: i64,
+    /// Epoch from InitProducerId.
+    pub producer_epoch: i16,
+}
+
+type PartitionKey = (Arc<str>, i32);
+
+/// Sequence numbers per partition and the batches not yet acknowledged.
+#[derive(Debug, Default)]
+pub struct SequenceTracker {
+    identity: Option<ProducerIdentity>,
+    next_sequence: HashMap<PartitionKey, i32>,
+    /// Base sequences sent (or waiting to be resent) and not yet completed.
+    outstanding: HashMap<PartitionKey, BTreeSet<i32>>,
+}
+
+impl SequenceTracker {
+    /// A tracker with no producer id yet (non-idempotent producers keep it so).
+    pub fn new() -> Self {
+        SequenceTracker::default()
+    }
+
+    /// The current producer id and epoch, if idempotent and initialised.
+    pub fn identity(&self) -> Option<ProducerIdentity> {
+        self.identity
+    }
+
+    /// Starts over with a new producer id or epoch: every partition's
+    /// sequence restarts at 0 and nothing is outstanding any more.
+    pub fn reset(&mut self, identity: ProducerIdentity) {
+        self.identity = Some(identity);
+        self.next_sequence.clear();
+        self.outstanding.clear();
+    }
+
+    /// The identity for a new batch of `record_count` records to
+    /// `topic`-`partition`; advances the partition's sequence.
+    /// [`BatchIdentity::NONE`] when not idempotent.
+    pub fn assign(
+        &mut self,
+        topic: &Arc<str>,
+        partition: i32,
+        record_count: usize,
+    ) -> BatchIdentity {
+        let Some(identity) = self.identity else {
+            return BatchIdentity::NONE;
+        };
+        let key = (topic.clone(), partition);
+        let next = self.next_sequence.entry(key.clone()).or_insert(0);
+        let base_sequence = *next;
+        *next = wrapping_sequence(base_sequence, record_count);
+        self.outstanding
+            .entry(key)
+            .or_default()
+            .insert(base_sequence);
+        BatchIdentity {
+            producer_id: identity.producer_id,
+            producer_epoch: identity.producer_epoch,
+            base_sequence,
+        }
+    }
+
+    /// Whether `batch` was written under the current producer id and epoch
+    /// (a batch from before a reset must not be resent).
+    pub fn is_current(&self, batch: BatchIdentity) -> bool {
+        match self.identity {
+            None => batch.producer_id == -1,
+            Some(identity) => {
+                identity.producer_id == batch.producer_id
+                    && identity.producer_epoch == batch.producer_epoch
+            }
+        }
+    }
+
+    /// Whether `batch` is the oldest unacknowledged batch of its partition:
+    /// an out-of-order rejection of the oldest batch means the broker lost
+    /// our state, of a later one only that an earlier batch is missing.
+    pub fn is_oldest_outstanding(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        batch: BatchIdentity,
+    ) -> bool {
+        self.outstanding
+            .get(&(topic.clone(), partition))
+            .and_then(|sequences| sequences.first())
+            .is_none_or(|oldest| *oldest == batch.base_sequence)
+    }
+
+    /// Forgets a batch that completed (delivered or failed for good).
+    pub fn complete(&mut self, topic: &Arc<str>, partition: i32, batch: BatchIdentity) {
+        if !self.is_current(batch) || batch.base_sequence < 0 {
+            return;
+        }
+        if let Some(sequences) = self.outstanding.get_mut(&(topic.clone(), partition)) {
+            sequences.remove(&batch.base_sequence);
+        }
+    }
+}
+
+/// Kafka's sequence arithmetic: wraps from `i32::MAX` to 0.
+pub fn wrapping_sequence(base: i32, record_count: usize) -> i32 {
+    let next = i64::from(base) + record_count as i64;
+    (next % (i64::from(i32::MAX) + 1)) as i32
+}
+
+/// What to do with a batch after its Produce response (or transport failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Written; complete the records. `duplicate` when the broker only
+    /// recognised a resend (offsets unknown).
+    Delivered {
+        /// Acknowledged as DUPLICATE_SEQUENCE_NUMBER.
+        duplicate: bool,
+    },
+    /// Send again after the backoff (refresh metadata first when the code says so).
+    Retry,
+    /// Fail the records with this code.
+    Fail(ErrorCode),
+    /// Fail the records and get a new producer id: the broker's sequence
+    /// state and ours no longer agree.
+    FailAndReset(ErrorCode),
+}
+
+/// What the sender knows about a batch when its answer arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchContext {
+    /// The producer is idempotent.
+    pub idempotent: bool,
+    /// The batch is its partition's oldest unacknowledged batch.
+    pub oldest_outstanding: bool,
+    /// Sends so far, this one included.
+    pub attempts: u32,
+    /// `retries`.
+    pub max_retries: u32,
+    /// `delivery.timeout.ms` has passed for the batch.
+    pub deadline_passed: bool,
+}
+
+/// Decides a batch's fate from the broker's error code (`None` for a
+/// transport failure, which is always worth retrying).
+pub fn decide(code: Option<ErrorCode>, context: BatchContext) -> Verdict {
+    let retry_or = |fallback: Verdict| {
+        if context.deadline_passed || context.attempts > context.max_retries {
+            fallback
+        } else {
+            Verdict::Retry
+        }
+    };
+    match code {
+        Some(ErrorCode::None) => Verdict::Delivered { duplicate: false },
+        Some(ErrorCode::DuplicateSequenceNumber) if context.idempotent => {
+            Verdict::Delivered { duplicate: true }
+        }
+        // An earlier batch of the partition failed and will be resent; this
+        // one follows it.
+        Some(ErrorCode::OutOfOrderSequenceNumber)
+            if context.idempotent && !context.oldest_outstanding =>
+        {
+            retry_or(Verdict::FailAndReset(ErrorCode::OutOfOrderSequenceNumber))
+        }
+        Some(
+            code @ (ErrorCode::OutOfOrderSequenceNumber
+            | ErrorCode::UnknownProducerId
+            | ErrorCode::InvalidProducerEpoch),
+        ) if context.idempotent => Verdict::FailAndReset(code),
+        Some(code) if code.is_retriable() => retry_or(Verdict::Fail(code)),
+        Some(code) => Verdict::Fail(code),
+        None => retry_or(Verdict::Fail(ErrorCode::RequestTimedOut)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic() -> Arc<str> {
+        Arc::from("t")
+    }
+
+    fn context() -> BatchContext {
+        BatchContext {
+            idempotent: true,
+            oldest_outstanding: true,
+            attempts: 1,
+            max_retries: 10,
+            deadline_passed: false,
+        }
+    }
+
+    fn tracker() -> SequenceTracker {
+        let mut tracker = SequenceTracker::new();
+        tracker.reset(ProducerIdentity {
+            producer_id: 7,
+            producer_epoch: 0,
+        });
+        tracker
+    }
+
+    #[test]
+    fn sequences_advance_by_record_count_per_partition() {
+        let mut tracker = tracker();
+        assert_eq!(tracker.assign(&topic(), 0, 3).base_sequence, 0);
+        assert_eq!(tracker.assign(&topic(), 0, 2).base_sequence, 3);
+        assert_eq!(tracker.assign(&topic(), 1, 1).base_sequence, 0);
+    }
+
+    #[test]
+    fn sequences_wrap_at_i32_max() {
+        assert_eq!(wrapping_sequence(i32::MAX - 1, 3), 1);
+        assert_eq!(wrapping_sequence(i32::MAX, 1), 0);
+    }
+
+    #[test]
+    fn non_idempotent_batches_carry_no_identity() {
+        let mut tracker = SequenceTracker::new();
+        assert_eq!(tracker.assign(&topic(), 0, 5), BatchIdentity::NONE);
+        assert!(tracker.is_current(BatchIdentity::NONE));
+    }
+
+    #[test]
+    fn oldest_outstanding_moves_on_as_batches_complete() {
+        let mut tracker = tracker();
+        let first = tracker.assign(&topic(), 0, 2);
+        let second = tracker.assign(&topic(), 0, 2);
+        assert!(tracker.is_oldest_outstanding(&topic(), 0, first));
+        assert!(!tracker.is_oldest_outstanding(&topic(), 0, second));
+        tracker.complete(&topic(), 0, first);
+        assert!(tracker.is_oldest_outstanding(&topic(), 0, second));
+    }
+
+    #[test]
+    fn reset_restarts_sequences_and_makes_old_batches_stale() {
+        let mut tracker = tracker();
+        let old = tracker.assign(&topic(), 0, 4);
+        tracker.reset(ProducerIdentity {
+            producer_id: 8,
+            producer_epoch: 0,
+        });
+        assert!(!tracker.is_current(old));
+        assert_eq!(tracker.assign(&topic(), 0, 1).base_sequence, 0);
+    }
+
+    #[test]
+    fn retriable_errors_retry_until_the_deadline() {
+        let code = Some(ErrorCode::NotLeaderOrFollower);
+        assert_eq!(decide(code, context()), Verdict::Retry);
+        let late = BatchContext {
+            deadline_passed: true,
+            ..context()
+        };
+        assert_eq!(
+            decide(code, late),
+            Verdict::Fail(ErrorCode::NotLeaderOrFollower)
+        );
+    }
+
+    #[test]
+    fn retries_stop_after_the_configured_count() {
+        let exhausted = BatchContext {
+            attempts: 11,
+            ..context()
+        };
+        assert_eq!(
+            decide(None, exhausted),
+            Verdict::Fail(ErrorCode::RequestTimedOut)
+        );
+    }
+
+    #[test]
+    fn transport_failures_are_retried() {
+        assert_eq!(decide(None, context()), Verdict::Retry);
+    }
+
+    #[test]
+    fn duplicate_sequence_counts_as_delivered() {
+        assert_eq!(
+            decide(Some(ErrorCode::DuplicateSequenceNumber), context()),
+            Verdict::Delivered { duplicate: true }
+        );
+    }
+
+    #[test]
+    fn out_of_order_behind_a_failed_batch_is_retried() {
+        let behind = BatchContext {
+            oldest_outstanding: false,
+            ..context()
+        };
+        assert_eq!(
+            decide(Some(ErrorCode::OutOfOrderSequenceNumber), behind),
+            Verdict::Retry
+        );
+    }
+
+    #[test]
+    fn out_of_order_on_the_oldest_batch_resets_the_producer() {
+        assert_eq!(
+            decide(Some(ErrorCode::OutOfOrderSequenceNumber), context()),
+            Verdict::FailAndReset(ErrorCode::OutOfOrderSequenceNumber)
+        );
+    }
+
+    #[test]
+    fn unknown_producer_id_resets_the_producer() {
+        assert_eq!(
+            decide(Some(ErrorCode::UnknownProducerId), context()),
+            Verdict::FailAndReset(ErrorCode::UnknownProducerId)
+        );
+    }
+
+    #[test]
+    fn non_retriable_errors_fail_at_once() {
+        assert_eq!(
+            decide(Some(ErrorCode::MessageTooLarge), context()),
+            Verdict::Fail(ErrorCode::MessageTooLarge)
+        );
+    }
+}

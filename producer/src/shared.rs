@@ -1,0 +1,118 @@
+//! State shared by the producer handle (callers appending records) and its
+//! sender task: the accumulator and partitioner under one short lock, the
+//! `buffer.memory` budget, and the counters `flush` waits on.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use sluice_client::Client;
+use tokio::sync::{Notify, Semaphore, oneshot};
+
+use crate::accumulator::Accumulator;
+use crate::batch::ProducerBatch;
+use crate::config::ProducerConfig;
+use crate::error::{ProducerError, Result};
+use crate::partitioner::Partitioner;
+use crate::record::RecordMetadata;
+
+/// How a record's outcome reaches its caller: a channel for `send`, nothing
+/// for `send_and_forget`.
+pub(crate) type Completion = Option<oneshot::Sender<Result<RecordMetadata>>>;
+
+/// What the lock protects. No `.await` happens while it is held.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) accumulator: Accumulator<Completion>,
+    pub(crate) partitioner: Partitioner,
+    /// Records appended and not yet completed (queued or in flight).
+    pub(crate) unfinished_records: usize,
+    /// Callers inside `flush`.
+    pub(crate) flushers: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) config: ProducerConfig,
+    pub(crate) state: Mutex<State>,
+    /// Wakes the sender: a batch filled or started, a flush, shutdown.
+    pub(crate) wake: Notify,
+    /// Wakes `flush` callers when `unfinished_records` reaches zero.
+    pub(crate) idle: Notify,
+    /// `buffer.memory`, in bytes.
+    pub(crate) buffer: Semaphore,
+    /// Set by `close` or when the last handle is dropped.
+    pub(crate) closing: AtomicBool,
+    /// Appends waiting for metadata or buffer room; while any wait, new
+    /// records wait behind them so records keep their call order.
+    pub(crate) waiting_appends: AtomicUsize,
+    started: Instant,
+}
+
+impl Shared {
+    pub(crate) fn new(client: Client, config: ProducerConfig, state: State) -> Self {
+        Shared {
+            buffer: Semaphore::new(config.buffer_memory),
+            client,
+            config,
+            state: Mutex::new(state),
+            wake: Notify::new(),
+            idle: Notify::new(),
+            closing: AtomicBool::new(false),
+            waiting_appends: AtomicUsize::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; a poisoned state is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Milliseconds on the producer's monotonic clock (the accumulator's time).
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Completes every record of `batch` with `outcome(index)` and releases
+    /// its buffer bytes.
+    pub(crate) fn finish_batch(
+        &self,
+        batch: ProducerBatch<Completion>,
+        outcome: impl Fn(usize, i64) -> Result<RecordMetadata>,
+    ) {
+        let records = batch.record_count();
+        for (index, pending) in batch.pending.into_iter().enumerate() {
+            let result = outcome(index, pending.timestamp);
+            match pending.completion {
+                Some(sender) => {
+                    // The caller may have stopped waiting; that is fine.
+                    let _ = sender.send(result);
+                }
+                None => {
+                    if let Err(error) = result {
+                        tracing::warn!(topic = %batch.topic, partition = batch.partition, %error, "fire-and-forget record failed");
+                    }
+                }
+            }
+        }
+        self.buffer.add_permits(batch.reserved_bytes);
+        let mut state = self.lock();
+        state.unfinished_records = state.unfinished_records.saturating_sub(records);
+        if state.unfinished_records == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Fails every record of `batch` with `error`.
+    pub(crate) fn fail_batch(&self, batch: ProducerBatch<Completion>, error: &ProducerError) {
+        self.finish_batch(batch, |_, _| Err(error.clone()));
+    }
+}

@@ -1,0 +1,298 @@
+//! The producer against a real broker (`SLUICE_TEST_BROKER=kafka` for Apache
+//! Kafka, otherwise the Sluice binary): acks levels, codecs, partitioning,
+//! headers and timestamps, flush and close, and exactly-once delivery with
+//! idempotence while connections are cut.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::try_join_all;
+use sluice_client::testing::TestBroker;
+use sluice_client::{Admin, OffsetSpec};
+use sluice_producer::{Acks, Producer, ProducerError, ProducerRecord, partition_for_key};
+use sluice_protocol::Compression;
+use support::{
+    STEP_TIMEOUT, create_topic, init_tracing, producer_config, read_partition, topic_name,
+};
+
+async fn produce_and_read_back(
+    broker: &TestBroker,
+    codec: &str,
+    level: Option<i32>,
+) -> anyhow::Result<()> {
+    let topic = topic_name(&format!("codec-{codec}-{}", level.unwrap_or(0)));
+    let client = create_topic(broker, &topic, 1).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    config.compression_type = codec.to_owned();
+    config.compression_zstd_level = level;
+    let producer = Producer::connect(config).await?;
+    // `enqueue` appends in call order, so offsets follow it.
+    let mut sends = Vec::new();
+    for i in 0..200_usize {
+        let record = ProducerRecord::new(&topic, format!("value-{i}-{}", "x".repeat(i % 50)))
+            .with_key(format!("key-{i}"))
+            .with_header("index", Some(Bytes::from(i.to_string())))
+            .with_timestamp(1_700_000_000_000 + i as i64);
+        sends.push(producer.enqueue(record).await?);
+    }
+    let written = tokio::time::timeout(STEP_TIMEOUT, try_join_all(sends)).await??;
+    assert!(
+        written
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.offset == i as i64),
+        "offsets are dense and in send order"
+    );
+    producer.close().await;
+    let fetched = read_partition(&client, &topic, 0, 200).await?;
+    assert_eq!(fetched.len(), 200);
+    let expected: Compression = codec.parse()?;
+    for (i, fetched) in fetched.iter().enumerate() {
+        let record = &fetched.record;
+        assert_eq!(fetched.compression, expected, "batch codec");
+        assert_eq!(record.key.as_deref(), Some(format!("key-{i}").as_bytes()));
+        assert_eq!(
+            record.value.as_deref(),
+            Some(format!("value-{i}-{}", "x".repeat(i % 50)).as_bytes())
+        );
+        assert_eq!(record.timestamp, 1_700_000_000_000 + i as i64);
+        let header = record.headers.iter().next().expect("one header per record");
+        assert_eq!(&header.key[..], b"index");
+        assert_eq!(header.value.as_deref(), Some(i.to_string().as_bytes()));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_codec_round_trips_keys_values_headers_and_timestamps() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        produce_and_read_back(&broker, codec, None).await?;
+    }
+    produce_and_read_back(&broker, "zstd", Some(19)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_land_on_the_java_clients_partition() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let topic = topic_name("keyed");
+    create_topic(&broker, &topic, 6).await?;
+    let producer = Producer::connect(producer_config(&broker.bootstrap())).await?;
+    for i in 0..50 {
+        let key = format!("customer-{i}");
+        let written = producer
+            .send(ProducerRecord::new(&topic, "v").with_key(key.clone()))
+            .await?;
+        assert_eq!(
+            written.partition,
+            partition_for_key(key.as_bytes(), 6),
+            "key {key}"
+        );
+    }
+    producer.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_zero_and_one_deliver_without_idempotence() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    for (acks, name) in [(Acks::None, "acks0"), (Acks::Leader, "acks1")] {
+        let topic = topic_name(name);
+        let client = create_topic(&broker, &topic, 1).await?;
+        let mut config = producer_config(&broker.bootstrap());
+        config.acks = acks;
+        config.enable_idempotence = false;
+        let producer = Producer::connect(config).await?;
+        let sends = (0..100).map(|i| producer.send(ProducerRecord::new(&topic, format!("{i}"))));
+        let written = tokio::time::timeout(STEP_TIMEOUT, try_join_all(sends)).await??;
+        if acks == Acks::None {
+            assert!(
+                written.iter().all(|m| m.offset == -1),
+                "acks=0 reports no offsets"
+            );
+        }
+        producer.close().await;
+        let fetched = read_partition(&client, &topic, 0, 100).await?;
+        assert_eq!(fetched.len(), 100);
+        assert!(
+            fetched.iter().all(|f| f.producer_id == -1),
+            "no producer id without idempotence"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_delivers_fire_and_forget_records() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let topic = topic_name("forget");
+    let client = create_topic(&broker, &topic, 3).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    // A long linger: only the flush makes these batches go.
+    config.linger_ms = 30_000;
+    config.delivery_timeout_ms = 90_000;
+    let producer = Producer::connect(config).await?;
+    for i in 0..300 {
+        producer
+            .send_and_forget(&ProducerRecord::new(&topic, format!("{i}")))
+            .await?;
+    }
+    tokio::time::timeout(STEP_TIMEOUT, producer.flush()).await?;
+    let admin = Admin::new(client);
+    let partitions: Vec<(String, i32)> = (0..3).map(|p| (topic.clone(), p)).collect();
+    let ends = admin.list_offsets(&partitions, OffsetSpec::Latest).await?;
+    let total: i64 = ends.iter().map(|end| end.offset).sum();
+    assert_eq!(total, 300, "every record is written once flush returns");
+    producer.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_to_a_missing_topic_fails_after_max_block() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let mut config = producer_config(&broker.bootstrap());
+    config.max_block_ms = 500;
+    let producer = Producer::connect(config).await?;
+    let result = producer
+        .send(ProducerRecord::new("no-such-topic", "v"))
+        .await;
+    assert!(
+        matches!(result, Err(ProducerError::TopicNotFound { .. })),
+        "{result:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_producer_writes_each_record_once_in_order_while_connections_drop()
+-> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start_behind_proxy().await?;
+    let proxy = broker.proxy().expect("started behind a proxy");
+    let topic = topic_name("exactly-once");
+    let client = create_topic(&broker, &topic, 2).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    config.batch_size = 1_024;
+    config.linger_ms = 1;
+    let producer = Producer::connect(config).await?;
+
+    const RECORDS: usize = 4_000;
+    // Cut every connection every 30 ms while records are being produced, so
+    // requests are lost in flight (some after the broker wrote them).
+    let cutter = proxy.cutter(Duration::from_millis(30));
+    let mut deliveries = Vec::with_capacity(RECORDS);
+    for i in 0..RECORDS {
+        let record = ProducerRecord::new(&topic, format!("{i:06}")).with_partition((i % 2) as i32);
+        deliveries.push(producer.enqueue(record).await?);
+        if i % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let written = tokio::time::timeout(STEP_TIMEOUT, try_join_all(deliveries)).await??;
+    drop(cutter);
+    assert_eq!(written.len(), RECORDS);
+    producer.close().await;
+    assert!(
+        proxy.accepted() > 2,
+        "connections were re-opened after cuts"
+    );
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for partition in 0..2 {
+        let fetched = read_partition(&client, &topic, partition, RECORDS / 2).await?;
+        let values: Vec<String> = fetched
+            .iter()
+            .map(|f| {
+                String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default()).into_owned()
+            })
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort();
+        assert_eq!(values, sorted, "partition {partition} keeps send order");
+        for value in values {
+            *seen.entry(value).or_default() += 1;
+        }
+    }
+    assert_eq!(seen.len(), RECORDS, "every record written");
+    assert!(
+        seen.values().all(|count| *count == 1),
+        "no record written twice"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_buffer_fails_send_after_max_block() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let topic = topic_name("buffer-full");
+    create_topic(&broker, &topic, 1).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    // Records stay buffered for the whole linger, so the buffer fills.
+    config.linger_ms = 30_000;
+    config.buffer_memory = 2_000;
+    config.max_block_ms = 200;
+    let producer = Producer::connect(config).await?;
+    let record = ProducerRecord::new(&topic, vec![0_u8; 500]);
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        queued.push(producer.enqueue(record.clone()).await?);
+    }
+    let blocked = producer.enqueue(record.clone()).await;
+    assert!(
+        matches!(blocked, Err(ProducerError::BufferExhausted { .. })),
+        "{blocked:?}"
+    );
+    producer.flush().await;
+    let written = try_join_all(queued).await?;
+    assert_eq!(written.len(), 3, "the buffered records are still delivered");
+    producer.enqueue(record).await?;
+    producer.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_sent_across_a_broker_restart_are_all_delivered() -> anyhow::Result<()> {
+    init_tracing();
+    let mut broker = TestBroker::start().await?;
+    let topic = topic_name("restart");
+    let client = create_topic(&broker, &topic, 1).await?;
+    let producer = Producer::connect(producer_config(&broker.bootstrap())).await?;
+    let mut deliveries = Vec::new();
+    for i in 0..100 {
+        deliveries.push(
+            producer
+                .enqueue(ProducerRecord::new(&topic, format!("{i:04}")))
+                .await?,
+        );
+    }
+    broker.kill_and_restart().await?;
+    for i in 100..200 {
+        deliveries.push(
+            producer
+                .enqueue(ProducerRecord::new(&topic, format!("{i:04}")))
+                .await?,
+        );
+    }
+    let written = tokio::time::timeout(STEP_TIMEOUT, try_join_all(deliveries)).await??;
+    assert_eq!(written.len(), 200);
+    producer.close().await;
+    let fetched = read_partition(&client, &topic, 0, 200).await?;
+    let values: Vec<String> = fetched
+        .iter()
+        .map(|f| {
+            String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default()).into_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("{i:04}")).collect();
+    assert_eq!(values, expected, "each record once, in order");
+    Ok(())
+}
