@@ -57,8 +57,8 @@ pub struct LogConfig {
     pub segment_bytes: u64,
     /// `segment.ms`: roll when the active segment's first append is this old.
     pub segment_ms: i64,
-    /// `segment.index.bytes`: preallocated size of each index file; a full index
-    /// rolls the segment.
+    /// `segment.index.bytes`: the largest each index file of the active segment
+    /// may grow to; an index that would exceed it rolls the segment.
     pub segment_index_bytes: u64,
     /// `index.interval.bytes`: log bytes between two offset-index entries.
     pub index_interval_bytes: u64,
@@ -83,6 +83,13 @@ pub struct LogConfig {
     /// of this many bytes, so a full disk is an `ENOSPC` error at append time while
     /// thousands of mostly idle partitions do not each reserve a whole segment.
     pub preallocate_step_bytes: u64,
+    /// Not a Kafka setting: the active segment's `.index` and `.timeindex` start at
+    /// this size and grow by `fallocate` in steps of it (rounded down to whole
+    /// entries, at least one), up to `segment.index.bytes`. Kafka preallocates
+    /// index files sparsely; ours are written through a memory map, where a hole
+    /// on a full disk would be a SIGBUS, so their space is really reserved, and
+    /// small steps keep thousands of idle partitions from each reserving 20 MiB.
+    pub index_preallocate_step_bytes: u64,
 }
 
 /// Kafka's upper bound for `segment.bytes` and the index files: positions are
@@ -104,6 +111,7 @@ impl Default for LogConfig {
             cleanup_policy: CleanupPolicy::Delete,
             max_message_bytes: 1_048_588,
             preallocate_step_bytes: 16 * 1024 * 1024,
+            index_preallocate_step_bytes: 64 * 1024,
         }
     }
 }
@@ -178,7 +186,9 @@ impl LogConfig {
     }
 
     /// All topic-level configs this log owns as `(kafka_name, value)`, in the form
-    /// DescribeConfigs reports them.
+    /// DescribeConfigs reports them. The two preallocation steps are not Kafka
+    /// settings (no topic can set them), so they are absent here and configured
+    /// only through the broker's `[log]` table (serde).
     pub fn entries(&self) -> Vec<(&'static str, String)> {
         let timestamp_type = match self.message_timestamp_type {
             TimestampType::CreateTime => "CreateTime",

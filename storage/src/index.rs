@@ -3,9 +3,17 @@
 //! `.index` maps a relative offset (u32) to the file position (u32) of the batch
 //! with that base offset, one entry every `index.interval.bytes`. `.timeindex` maps
 //! a timestamp (i64) to the relative base offset (u32) of the batch where the
-//! segment's running maximum timestamp first reached it. Both are big-endian,
-//! preallocated to `segment.index.bytes` with `fallocate` while the segment is
-//! active, and trimmed to their entries when it is sealed.
+//! segment's running maximum timestamp first reached it. Both are big-endian.
+//!
+//! While the segment is active each file is written through a shared writable
+//! map. Its space is reserved with `fallocate` (never left sparse: a store
+//! through a map into a hole on a full disk is a SIGBUS, not an error) in steps
+//! of `index_preallocate_step_bytes`, up to `segment.index.bytes`: growing
+//! reserves the larger size first, then replaces the map, so a full disk is an
+//! `ENOSPC` from [`IndexFile::reserve_entries`] and the old map stays valid. The
+//! map is private to the log's single writer and only reached through `&self`
+//! borrows, so the borrow checker guarantees no slice of an old map survives a
+//! growth (`&mut self`). Sealing trims each file to its entries.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -42,8 +50,15 @@ pub(crate) struct IndexFile {
     file: File,
     map: Map,
     entry_bytes: usize,
+    /// Entries written.
     entries: usize,
-    capacity: usize,
+    /// Entries reserved on disk and covered by the map (`entries <= allocated`).
+    allocated: usize,
+    /// Entries the file may grow to (`segment.index.bytes`); equal to `entries`
+    /// once sealed.
+    max_entries: usize,
+    /// Entries added by one growth step.
+    step_entries: usize,
 }
 
 impl std::fmt::Debug for IndexFile {
@@ -51,19 +66,23 @@ impl std::fmt::Debug for IndexFile {
         f.debug_struct("IndexFile")
             .field("path", &self.path)
             .field("entries", &self.entries)
+            .field("allocated", &self.allocated)
+            .field("max_entries", &self.max_entries)
             .finish()
     }
 }
 
 impl IndexFile {
     /// Opens (creating if missing) an index file for appending. The first `keep`
-    /// entries already in the file are kept, the rest is zeroed, and the file is
-    /// reserved up to `max_bytes`.
+    /// entries already in the file are kept, the rest is zeroed, and space is
+    /// reserved for at least one more entry, in whole steps of `step_bytes`
+    /// (rounded down to whole entries, at least one), never beyond `max_bytes`.
     pub fn open_writable(
         path: &Path,
         entry_bytes: usize,
         keep: usize,
         max_bytes: u64,
+        step_bytes: u64,
     ) -> Result<IndexFile, StorageError> {
         let file = OpenOptions::new()
             .read(true)
@@ -72,12 +91,16 @@ impl IndexFile {
             .truncate(false)
             .open(path)
             .at(path)?;
-        let capacity = (max_bytes as usize / entry_bytes).max(keep);
+        let max_entries = entries_in(max_bytes, entry_bytes).max(keep);
+        let step_entries = entries_in(step_bytes, entry_bytes).max(1);
+        let allocated = (keep / step_entries + 1)
+            .saturating_mul(step_entries)
+            .min(max_entries);
         let keep_bytes = (keep * entry_bytes) as u64;
         file.set_len(keep_bytes).at(path)?;
-        let full = (capacity * entry_bytes) as u64;
-        mapped::reserve(&file, keep_bytes, full - keep_bytes).at(path)?;
-        let map = match mapped::map_index_mut(&file, full).at(path)? {
+        let allocated_bytes = (allocated * entry_bytes) as u64;
+        mapped::reserve(&file, keep_bytes, allocated_bytes - keep_bytes).at(path)?;
+        let map = match mapped::map_index_mut(&file, allocated_bytes).at(path)? {
             Some(map) => Map::Writable(map),
             None => Map::Empty,
         };
@@ -87,7 +110,9 @@ impl IndexFile {
             map,
             entry_bytes,
             entries: keep,
-            capacity,
+            allocated,
+            max_entries,
+            step_entries,
         })
     }
 
@@ -115,7 +140,9 @@ impl IndexFile {
             map,
             entry_bytes,
             entries,
-            capacity: entries,
+            allocated: entries,
+            max_entries: entries,
+            step_entries: 1,
         }))
     }
 
@@ -124,14 +151,57 @@ impl IndexFile {
         self.entries
     }
 
-    /// How many entries fit.
-    pub fn capacity(&self) -> usize {
-        self.capacity
+    /// How many entries the file may ever hold (`segment.index.bytes`).
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
     }
 
-    /// True when no more entries fit (the segment must roll).
+    /// True when the file may not grow any more (the segment must roll).
     pub fn is_full(&self) -> bool {
-        self.entries >= self.capacity
+        self.entries >= self.max_entries
+    }
+
+    /// Makes sure `additional` more entries (as many as `segment.index.bytes`
+    /// allows) fit the reserved, mapped space, growing the file by whole steps.
+    /// On error (`ENOSPC` on a full disk) nothing changed: the entries and the
+    /// current map are as before.
+    pub fn reserve_entries(&mut self, additional: usize) -> Result<(), StorageError> {
+        let wanted = self
+            .entries
+            .saturating_add(additional)
+            .min(self.max_entries);
+        if wanted <= self.allocated {
+            return Ok(());
+        }
+        let steps = (wanted - self.allocated).div_ceil(self.step_entries);
+        let target = self
+            .allocated
+            .saturating_add(steps.saturating_mul(self.step_entries))
+            .min(self.max_entries);
+        self.grow_to(target)
+    }
+
+    /// Reserves the file up to `target` entries, then maps the larger size. A
+    /// failed `fallocate` may leave the file partly extended, which is harmless:
+    /// the next growth reserves from the same offset again and sealing trims the
+    /// file to its entries.
+    fn grow_to(&mut self, target: usize) -> Result<(), StorageError> {
+        debug_assert!(
+            !matches!(self.map, Map::ReadOnly(_)),
+            "growth of a sealed index {}",
+            self.path.display()
+        );
+        let old_bytes = (self.allocated * self.entry_bytes) as u64;
+        let new_bytes = (target * self.entry_bytes) as u64;
+        mapped::reserve(&self.file, old_bytes, new_bytes - old_bytes).at(&self.path)?;
+        // The old map stays valid until the new one replaces it: the file only
+        // grew, and writes through either reach the same page cache.
+        if let Some(map) = mapped::map_index_mut(&self.file, new_bytes).at(&self.path)? {
+            self.map = Map::Writable(map);
+        }
+        self.allocated = target;
+        tracing::trace!(path = %self.path.display(), entries = target, "grew index");
+        Ok(())
     }
 
     /// The bytes of all entries, for searches that walk many of them.
@@ -144,18 +214,19 @@ impl IndexFile {
         &self.map.bytes()[i * self.entry_bytes..(i + 1) * self.entry_bytes]
     }
 
-    /// Appends one entry. The caller checks [`IndexFile::is_full`] first.
+    /// Appends one entry into space reserved beforehand with
+    /// [`IndexFile::reserve_entries`] (the map may not grow here: this cannot fail).
     pub fn push(&mut self, entry: &[u8]) {
         debug_assert_eq!(entry.len(), self.entry_bytes);
         let at = self.entries * self.entry_bytes;
         match &mut self.map {
-            Map::Writable(map) if self.entries < self.capacity => {
+            Map::Writable(map) if self.entries < self.allocated => {
                 map[at..at + self.entry_bytes].copy_from_slice(entry);
                 self.entries += 1;
             }
             _ => debug_assert!(
                 false,
-                "push on a sealed or full index {}",
+                "push on a sealed index or past its reserved space {}",
                 self.path.display()
             ),
         }
@@ -190,7 +261,8 @@ impl IndexFile {
             Some(map) => Map::ReadOnly(map),
             None => Map::Empty,
         };
-        self.capacity = self.entries;
+        self.allocated = self.entries;
+        self.max_entries = self.entries;
         Ok(())
     }
 
@@ -198,6 +270,11 @@ impl IndexFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// How many whole entries of `entry_bytes` fit in `bytes`.
+fn entries_in(bytes: u64, entry_bytes: usize) -> usize {
+    usize::try_from(bytes / entry_bytes as u64).unwrap_or(usize::MAX)
 }
 
 /// `.index`: relative offset to file position.
@@ -304,15 +381,29 @@ impl TimeIndex {
 mod tests {
     use super::*;
 
+    /// Two entries per growth step, so a few entries already cross steps.
     fn offset_index(dir: &Path, entries: &[(u32, u32)]) -> OffsetIndex {
-        let file = IndexFile::open_writable(&dir.join("x.index"), OFFSET_ENTRY_BYTES, 0, 1024)
+        let file = IndexFile::open_writable(&dir.join("x.index"), OFFSET_ENTRY_BYTES, 0, 1024, 16)
             .map_err(|e| e.to_string())
             .unwrap();
         let mut index = OffsetIndex(file);
         for &(offset, position) in entries {
+            reserve(&mut index, 1);
             index.push(offset, position);
         }
         index
+    }
+
+    fn reserve(index: &mut OffsetIndex, entries: usize) {
+        index
+            .0
+            .reserve_entries(entries)
+            .map_err(|e| e.to_string())
+            .unwrap();
+    }
+
+    fn file_len(path: &Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX)
     }
 
     #[test]
@@ -340,15 +431,78 @@ mod tests {
     }
 
     #[test]
-    fn index_reports_full_at_capacity() {
+    fn index_reports_full_at_segment_index_bytes() {
         let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
-        let file = IndexFile::open_writable(&dir.path().join("y.index"), OFFSET_ENTRY_BYTES, 0, 16)
-            .map_err(|e| e.to_string())
-            .unwrap();
+        let file =
+            IndexFile::open_writable(&dir.path().join("y.index"), OFFSET_ENTRY_BYTES, 0, 16, 8)
+                .map_err(|e| e.to_string())
+                .unwrap();
         let mut index = OffsetIndex(file);
         index.push(0, 0);
         assert!(!index.0.is_full());
+        reserve(&mut index, 1);
         index.push(1, 100);
         assert!(index.0.is_full());
+    }
+
+    #[test]
+    fn new_index_reserves_one_step_and_grows_by_whole_steps() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
+        let path = dir.path().join("z.index");
+        // 36 bytes round down to 4 entries (32 bytes) per step.
+        let file = IndexFile::open_writable(&path, OFFSET_ENTRY_BYTES, 0, 1024, 36)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let mut index = OffsetIndex(file);
+        assert_eq!(file_len(&path), 32);
+        for i in 0..4 {
+            reserve(&mut index, 1);
+            index.push(i, i * 10);
+        }
+        assert_eq!(file_len(&path), 32, "four entries fit the first step");
+        reserve(&mut index, 9);
+        assert_eq!(file_len(&path), 128, "13 entries need two more steps");
+        for i in 4..13 {
+            index.push(i, i * 10);
+        }
+        assert_eq!(
+            (0..13).map(|i| index.get(i as usize)).collect::<Vec<_>>(),
+            (0..13).map(|i| (i, i * 10)).collect::<Vec<_>>(),
+            "entries written before a growth survive it"
+        );
+        assert_eq!(index.lookup(125), 120);
+    }
+
+    #[test]
+    fn growth_stops_at_segment_index_bytes() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
+        let path = dir.path().join("w.index");
+        let file = IndexFile::open_writable(&path, OFFSET_ENTRY_BYTES, 0, 40, 32)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let mut index = OffsetIndex(file);
+        reserve(&mut index, 10);
+        assert_eq!(file_len(&path), 40);
+        for i in 0..5 {
+            index.push(i, i);
+        }
+        assert!(index.0.is_full());
+    }
+
+    #[test]
+    fn reopened_active_index_keeps_entries_and_room_for_one_more() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
+        let mut index = offset_index(dir.path(), &[(0, 0), (10, 4096)]);
+        index.0.seal().map_err(|e| e.to_string()).unwrap();
+        drop(index);
+        let path = dir.path().join("x.index");
+        let file = IndexFile::open_writable(&path, OFFSET_ENTRY_BYTES, 2, 1024, 16)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let mut index = OffsetIndex(file);
+        assert_eq!(file_len(&path), 32, "two entries kept, one step of room");
+        index.push(20, 8192);
+        assert_eq!(index.lookup(15), 4096);
+        assert_eq!(index.get(2), (20, 8192));
     }
 }

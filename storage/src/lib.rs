@@ -58,8 +58,10 @@
 //!
 //! Segment files are named by their base offset, 20 digits. The active
 //! segment's `.log` grows in `fallocate`d steps (`preallocate_step_bytes`) and
-//! its indexes are preallocated to `segment.index.bytes`; all three are trimmed
-//! to their real size when the segment is sealed (roll or clean close). A
+//! so do its indexes (`index_preallocate_step_bytes`, up to
+//! `segment.index.bytes`), so an idle partition reserves little disk; all three
+//! are trimmed to their real size when the segment is sealed (roll or clean
+//! close). A
 //! `.index` entry is added every `index.interval.bytes`; a `.timeindex` entry
 //! records where the segment's running maximum timestamp rose.
 //!

@@ -5,7 +5,9 @@
 //! only read while it is inside the file and below the log's data end. Log files
 //! are never shrunk below data that a reader can hold (truncation rewrites the kept
 //! prefix into a new file and renames it over, leaving the old inode to live until
-//! its last mapping drops), and index maps are private to the single writer.
+//! its last mapping drops), and index maps are private to the single writer,
+//! which only grows an index file while it is mapped writable (a growth maps the
+//! larger size anew) and drops the map before trimming it at seal.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -64,7 +66,8 @@ pub(crate) fn map_index_mut(file: &File, len: u64) -> io::Result<Option<MmapMut>
         .map_err(|_| io::Error::other("index larger than the address space"))?;
     // SAFETY: the index file was sized to at least `len` bytes with `fallocate`
     // (so writes cannot hit a hole on a full disk), only the log's single writer
-    // holds this mapping, and the file is not resized while it exists.
+    // holds this mapping, and while it exists the file only grows (the next
+    // growth step); it is trimmed only after the mapping is dropped.
     let map = unsafe { MmapOptions::new().len(len).map_mut(file)? };
     Ok(Some(map))
 }

@@ -97,12 +97,14 @@ fn fresh_indexes(
         OFFSET_ENTRY_BYTES,
         0,
         config.segment_index_bytes,
+        config.index_preallocate_step_bytes,
     )?;
     let time = IndexFile::open_writable(
         &segment_file(dir, base_offset, "timeindex"),
         TIME_ENTRY_BYTES,
         0,
         config.segment_index_bytes,
+        config.index_preallocate_step_bytes,
     )?;
     Ok((OffsetIndex(offset), TimeIndex(time)))
 }
@@ -123,15 +125,25 @@ impl Segment {
         segment.remap(len)?;
         let mapping = segment.mapping.clone();
         segment.data_end = 0;
+        let mut index_failure = None;
         let walked = walk(&mapping, 0, base_offset, true, |batch| {
-            segment.index_batch(
-                batch.position as u64,
-                &batch.header,
-                batch.max_timestamp_delta,
-                config,
-            );
+            if index_failure.is_some() {
+                return;
+            }
+            match segment.reserve_index_room([batch.header.size() as u64], config) {
+                Ok(()) => segment.index_batch(
+                    batch.position as u64,
+                    &batch.header,
+                    batch.max_timestamp_delta,
+                    config,
+                ),
+                Err(error) => index_failure = Some(error),
+            }
         });
         drop(mapping);
+        if let Some(error) = index_failure {
+            return Err(error);
+        }
         segment.data_end = walked.end as u64;
         if let Some(defect) = walked.defect {
             tracing::warn!(path = %path.display(), position = walked.end, reason = defect.reason(), "cutting damaged tail of segment");
@@ -259,12 +271,14 @@ fn open_indexes(
         OFFSET_ENTRY_BYTES,
         offset_entries,
         config.segment_index_bytes,
+        config.index_preallocate_step_bytes,
     )?;
     let time = IndexFile::open_writable(
         &time_path,
         TIME_ENTRY_BYTES,
         time_entries,
         config.segment_index_bytes,
+        config.index_preallocate_step_bytes,
     )?;
     Ok(Some((OffsetIndex(offset), TimeIndex(time))))
 }

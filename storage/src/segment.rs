@@ -2,9 +2,11 @@
 //!
 //! The active segment's `.log` grows by `fallocate` reservations and is written
 //! with `pwrite`; readers see it through a read-only shared mapping handed out as
-//! `Bytes`. Sealing trims every file to its real size and fsyncs it. A retired
-//! segment's `.log` is renamed to `.log.deleted` at once (so a restart never sees
-//! it) and unlinked when the last reader's `Bytes` drops.
+//! `Bytes`. Its indexes grow the same way, in their own steps, before the batches
+//! they will index are written (`index.rs`). Sealing trims every file to its
+//! real size and fsyncs it. A retired segment's `.log` is renamed to
+//! `.log.deleted` at once (so a restart never sees it) and unlinked when the
+//! last reader's `Bytes` drops.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -157,12 +159,14 @@ impl Segment {
             OFFSET_ENTRY_BYTES,
             0,
             config.segment_index_bytes,
+            config.index_preallocate_step_bytes,
         )?);
         let time_index = TimeIndex(IndexFile::open_writable(
             &segment_file(dir, base_offset, "timeindex"),
             TIME_ENTRY_BYTES,
             0,
             config.segment_index_bytes,
+            config.index_preallocate_step_bytes,
         )?);
         Ok(Segment::assemble(
             dir,
@@ -244,7 +248,7 @@ impl Segment {
             .is_some_and(|first| now_ms.saturating_sub(first) >= config.segment_ms);
         // The time index keeps one slot for the entry written at seal time.
         let index_full = self.offset_index.0.is_full()
-            || self.time_index.0.len() + 1 >= self.time_index.0.capacity();
+            || self.time_index.0.len() + 1 >= self.time_index.0.max_entries();
         let offset_overflow = last_offset - self.base_offset > i64::from(u32::MAX);
         let position_overflow = self.data_end + incoming_bytes > u64::from(u32::MAX);
         too_big || too_old || index_full || offset_overflow || position_overflow
@@ -280,6 +284,7 @@ impl Segment {
         let position = self.data_end;
         let end = position + bytes.len() as u64;
         self.reserve_to(end, config)?;
+        self.reserve_index_room(batches.iter().map(|b| b.header.size() as u64), config)?;
         self.file
             .write_all_at(bytes, position)
             .at(&self.log_path())?;
@@ -296,7 +301,30 @@ impl Segment {
         Ok(position)
     }
 
+    /// Makes sure both indexes have reserved, mapped room for every entry that
+    /// indexing batches of `batch_sizes` next can add, and the time index one
+    /// more for its entry at seal, so that a full disk fails here, before the
+    /// batches are written, and [`Segment::index_batch`] cannot fail.
+    pub fn reserve_index_room(
+        &mut self,
+        batch_sizes: impl IntoIterator<Item = u64>,
+        config: &LogConfig,
+    ) -> Result<(), StorageError> {
+        let mut bytes_since_index_entry = self.bytes_since_index_entry;
+        let mut entries = 0usize;
+        for size in batch_sizes {
+            if bytes_since_index_entry >= config.index_interval_bytes {
+                entries += 1;
+                bytes_since_index_entry = 0;
+            }
+            bytes_since_index_entry += size;
+        }
+        self.offset_index.0.reserve_entries(entries)?;
+        self.time_index.0.reserve_entries(entries + 1)
+    }
+
     /// Accounts one batch at `position` in the indexes and the segment's summary.
+    /// The caller reserved index room first ([`Segment::reserve_index_room`]).
     pub fn index_batch(
         &mut self,
         position: u64,
@@ -317,7 +345,7 @@ impl Segment {
             && !self.offset_index.0.is_full()
         {
             self.offset_index.push(relative, position as u32);
-            if self.time_index.0.len() + 1 < self.time_index.0.capacity() {
+            if self.time_index.0.len() + 1 < self.time_index.0.max_entries() {
                 let relative_max = (self.offset_of_max_timestamp - self.base_offset) as u32;
                 self.time_index.push(self.max_timestamp, relative_max);
             }
@@ -410,11 +438,11 @@ impl Segment {
     /// (in the background after a roll, inline on flush and close). Readers keep
     /// their `Bytes`: they never reach past the data end, which the trim keeps.
     pub fn seal(&mut self) -> Result<(), StorageError> {
-        if self.max_timestamp >= 0 {
+        if self.max_timestamp >= 0 && !self.time_index.0.is_full() {
             let relative = (self.offset_of_max_timestamp - self.base_offset) as u32;
-            if !self.time_index.0.is_full() {
-                self.time_index.push(self.max_timestamp, relative);
-            }
+            // A no-op: appends keep this slot reserved.
+            self.time_index.0.reserve_entries(1)?;
+            self.time_index.push(self.max_timestamp, relative);
         }
         self.file.set_len(self.data_end).at(&self.log_path())?;
         self.reserved = self.data_end;

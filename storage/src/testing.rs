@@ -75,13 +75,15 @@ pub fn batch_offsets(bytes: &[u8]) -> Vec<(i64, i64)> {
     out
 }
 
-/// A config with small segments and indexes, so tests roll often.
+/// A config with small segments and indexes, so tests roll often, and index
+/// growth steps of one or two entries, so they grow the indexes often too.
 pub fn small_config() -> crate::LogConfig {
     crate::LogConfig {
         segment_bytes: 1024,
         segment_index_bytes: 1024,
         index_interval_bytes: 256,
         preallocate_step_bytes: 1024,
+        index_preallocate_step_bytes: 16,
         ..crate::LogConfig::default()
     }
 }

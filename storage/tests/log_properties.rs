@@ -59,9 +59,13 @@ fn concat(slice: &FetchSlice) -> Vec<u8> {
     slice.chunks().iter().flat_map(|c| c.to_vec()).collect()
 }
 
+/// Small segments, an index entry for most batches and index growth steps of a
+/// single entry, so lookups run across many growth steps of the indexes.
 fn config() -> LogConfig {
     LogConfig {
         retention_ms: -1,
+        index_interval_bytes: 100,
+        index_preallocate_step_bytes: 8,
         ..small_config()
     }
 }
