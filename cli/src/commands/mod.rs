@@ -1,0 +1,7 @@
+//! One module per `sluice` subcommand.
+
+pub mod broker;
+pub mod consume;
+pub mod group;
+pub mod produce;
+pub mod topic;

@@ -1,0 +1,68 @@
+//! What every client command shares: the flags that say where the cluster is,
+//! the async runtime, and the admin connection.
+//!
+//! Commands are synchronous `run(args)` functions; each builds its runtime
+//! here so `main` stays a dispatcher and the broker keeps its own runtime.
+
+use std::future::Future;
+
+use anyhow::Context;
+use clap::Args;
+use sluice_client::{Admin, ClientConfig};
+
+/// The default bootstrap address: a broker started with no flags.
+pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+
+/// Flags shared by every command that talks to a cluster.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Comma-separated `host:port` list used to find the cluster.
+    #[arg(
+        long,
+        short = 'b',
+        global = true,
+        env = "SLUICE_BOOTSTRAP",
+        default_value = DEFAULT_BOOTSTRAP,
+        value_name = "HOST:PORT[,...]"
+    )]
+    pub bootstrap_server: String,
+    /// Give up on an operation (retries included) after this many milliseconds.
+    #[arg(long, global = true, default_value_t = 30_000, value_name = "MS")]
+    pub timeout_ms: u64,
+}
+
+impl ClusterArgs {
+    /// The client settings these flags ask for.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(self.bootstrap_server.clone());
+        config.client_id = "sluice-cli".to_owned();
+        config.default_api_timeout_ms = self.timeout_ms;
+        config.request_timeout_ms = config.request_timeout_ms.min(self.timeout_ms);
+        config.socket_connection_setup_timeout_ms = config
+            .socket_connection_setup_timeout_ms
+            .min(self.timeout_ms);
+        config
+    }
+
+    /// Connects an admin client to the cluster.
+    ///
+    /// # Errors
+    /// When no bootstrap server answers, with the address in the message.
+    pub async fn connect_admin(&self) -> anyhow::Result<Admin> {
+        Admin::connect(self.client_config())
+            .await
+            .with_context(|| format!("cannot reach the cluster at {}", self.bootstrap_server))
+    }
+}
+
+/// Runs one command's future on a fresh single-threaded runtime.
+///
+/// # Errors
+/// When the runtime cannot start, or what the future returns.
+pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(future)
+}
