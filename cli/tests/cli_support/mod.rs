@@ -7,8 +7,9 @@
 //! - Apache Kafka from `scripts/kafka.sh` when `SLUICE_TEST_BROKER=kafka`;
 //! - otherwise a `sluice broker` child on a free port and a temporary data dir.
 //!
-//! Children run in their own process group and are SIGKILLed (the whole
-//! group) when the fixture drops, so a failing test leaks no broker.
+//! Children run in their own process group (a Ctrl-C of the test run does
+//! not reach them) and are SIGKILLed when the fixture drops, so a failing
+//! test leaks no broker.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -193,11 +194,10 @@ impl TestBroker {
 impl Drop for TestBroker {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // The broker leads its own process group (kafka.sh starts a JVM
-            // under it), so kill the group, then reap our direct child.
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", child.id())])
-                .status();
+            // The child is the broker itself: `sluice broker`, or the JVM that
+            // kafka.sh and kafka-tool `exec` into. Never signal a process group
+            // with `kill -SIG -PGID`: Debian's procps-ng 4.0.2 `kill` signals
+            // every process on the machine when that group no longer exists.
             let _ = child.kill();
             let _ = child.wait();
         }
