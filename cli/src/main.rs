@@ -49,6 +49,8 @@ enum Command {
     Produce(commands::produce::ProduceArgs),
     /// Read records and print them (template or JSON lines).
     Consume(commands::consume::ConsumeArgs),
+    /// Measure throughput and latency: produce, consume, or end to end.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Group(args) => commands::group::run(args),
         Command::Produce(args) => commands::produce::run(args),
         Command::Consume(args) => commands::consume::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One module per `sluice` subcommand.
 
+pub mod bench;
 pub mod broker;
 pub mod consume;
 pub mod group;

@@ -1,0 +1,304 @@
+//! `sluice bench produce|consume|e2e`: throughput and latency runs against a
+//! cluster. A thin wrapper: flags become [`BenchSettings`], the engine in
+//! `sluice-benches` runs, and the summary is printed (text, or JSON with
+//! `--json`) with an optional `--report` of plots.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sluice_benches::{AckMode, BenchSettings, Mode, PayloadKind, Progress, Summary};
+
+use crate::output;
+use crate::session::ClusterArgs;
+
+/// Flags of `sluice bench`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  sluice bench produce --records 1000000 --record-size 100 --acks 1
+  sluice bench produce --duration 30s --producers 4 --compression zstd --payload compressible
+  sluice bench consume --topic sluice-bench --consumers 2 --json summary.json
+  sluice bench e2e --throughput 5000 --duration 20s --report e2e.html")]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    mode: BenchMode,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchMode {
+    /// Producers only: acknowledged records/s and send-to-ack latency.
+    Produce {
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        producer: ProducerFlags,
+    },
+    /// Consumers only: records/s and MB/s reading what the topic holds.
+    Consume {
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        consumer: ConsumerFlags,
+    },
+    /// Producers at a fixed rate with consumers reading along: produce-to-
+    /// consume latency (consumers use assignment, starting at the log end).
+    E2e {
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        producer: ProducerFlags,
+        /// Consumer tasks, each reading its share of the partitions.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        consumers: usize,
+    },
+}
+
+/// Flags every mode has.
+#[derive(Debug, Args)]
+struct RunFlags {
+    /// Topic to write and/or read; created with --partitions when missing.
+    #[arg(long, default_value = "sluice-bench")]
+    topic: String,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    partitions: i32,
+    /// Records to send (or read); `consume` without it reads what the topic holds.
+    #[arg(long, value_name = "N")]
+    records: Option<u64>,
+    /// Run for this long (`10s`, `1m`); with --records, whichever ends first.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    duration: Option<Duration>,
+    /// Print the summary as JSON on stdout, or write it to FILE.
+    #[arg(long, num_args = 0..=1, default_missing_value = "-", value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write plots of throughput over time and the latency distribution
+    /// (`.svg`, or `.html` with the summary).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Producer flags (Kafka's producer settings where Kafka has them).
+#[derive(Debug, Args)]
+struct ProducerFlags {
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100, value_name = "BYTES")]
+    record_size: usize,
+    /// What generated values are made of.
+    #[arg(long, value_enum, default_value_t = PayloadArg::Random)]
+    payload: PayloadArg,
+    /// Send this file's non-empty lines as values, in turn (overrides
+    /// --record-size and --payload).
+    #[arg(long, value_name = "PATH")]
+    payload_file: Option<PathBuf>,
+    /// Producer tasks, each with its own producer.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    producers: usize,
+    /// Replicas that must have a record before it counts as written.
+    #[arg(long, value_enum, default_value_t = AcksArg::All)]
+    acks: AcksArg,
+    /// Batch compression (`compression.type`).
+    #[arg(long, value_enum, default_value_t = CompressionArg::None)]
+    compression: CompressionArg,
+    /// Largest batch per partition (`batch.size`).
+    #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
+    batch_size: usize,
+    /// How long a batch waits for more records (`linger.ms`).
+    #[arg(long, default_value_t = 5, value_name = "MS")]
+    linger_ms: u64,
+    /// Cap on records per second over all producers (for latency runs).
+    #[arg(long, value_name = "RECORDS_PER_SEC")]
+    throughput: Option<u64>,
+}
+
+/// Consumer flags.
+#[derive(Debug, Args)]
+struct ConsumerFlags {
+    /// Consumer tasks.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    consumers: usize,
+    /// Join this consumer group (subscribe) instead of splitting the
+    /// partitions among the consumers by assignment. Use a fresh name: a
+    /// group with committed offsets starts from them.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PayloadArg {
+    /// Text from a small vocabulary; compresses several-fold.
+    Compressible,
+    /// Uniform random bytes; incompressible.
+    Random,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AcksArg {
+    /// No response; records may be lost silently.
+    #[value(name = "0")]
+    Zero,
+    /// The leader has written the record.
+    #[value(name = "1")]
+    One,
+    /// Every in-sync replica has the record.
+    #[value(name = "all", alias = "-1")]
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CompressionArg {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+/// Runs `sluice bench`.
+///
+/// # Errors
+/// Invalid flags, an unreachable cluster, a failed run, or outputs that
+/// cannot be written.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let (settings, outputs) = settings(args.mode);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let progress = progress_bar();
+    let summary = runtime
+        .block_on(sluice_benches::run(settings, |snapshot| {
+            progress.set_message(progress_line(snapshot));
+        }))
+        .context("benchmark failed");
+    progress.finish_and_clear();
+    let summary = summary?;
+    write_outputs(&summary, &outputs)
+}
+
+/// Where the summary goes besides the terminal.
+#[derive(Debug)]
+struct Outputs {
+    json: Option<PathBuf>,
+    report: Option<PathBuf>,
+}
+
+fn settings(mode: BenchMode) -> (BenchSettings, Outputs) {
+    let (mode, run, producer, consumers, group) = match mode {
+        BenchMode::Produce { run, producer } => (Mode::Produce, run, Some(producer), 1, None),
+        BenchMode::Consume { run, consumer } => {
+            (Mode::Consume, run, None, consumer.consumers, consumer.group)
+        }
+        BenchMode::E2e {
+            run,
+            producer,
+            consumers,
+        } => (Mode::E2e, run, Some(producer), consumers, None),
+    };
+    let producer = producer.unwrap_or(ProducerFlags {
+        record_size: 100,
+        payload: PayloadArg::Random,
+        payload_file: None,
+        producers: 0,
+        acks: AcksArg::All,
+        compression: CompressionArg::None,
+        batch_size: 16_384,
+        linger_ms: 5,
+        throughput: None,
+    });
+    let settings = BenchSettings {
+        mode,
+        api_timeout_ms: run.cluster.timeout_ms,
+        bootstrap_servers: run.cluster.bootstrap_server,
+        topic: run.topic,
+        partitions: run.partitions,
+        records: run.records,
+        duration_ms: run
+            .duration
+            .map(|limit| u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)),
+        record_size: producer.record_size,
+        payload: match producer.payload {
+            PayloadArg::Compressible => PayloadKind::Compressible,
+            PayloadArg::Random => PayloadKind::Random,
+        },
+        payload_file: producer.payload_file,
+        producers: producer.producers,
+        consumers: if mode == Mode::Produce { 0 } else { consumers },
+        group,
+        acks: match producer.acks {
+            AcksArg::Zero => AckMode::None,
+            AcksArg::One => AckMode::Leader,
+            AcksArg::All => AckMode::All,
+        },
+        compression: compression_name(producer.compression).to_owned(),
+        batch_size: producer.batch_size,
+        linger_ms: producer.linger_ms,
+        throughput: producer.throughput,
+    };
+    let outputs = Outputs {
+        json: run.json,
+        report: run.report,
+    };
+    (settings, outputs)
+}
+
+fn compression_name(compression: CompressionArg) -> &'static str {
+    match compression {
+        CompressionArg::None => "none",
+        CompressionArg::Gzip => "gzip",
+        CompressionArg::Snappy => "snappy",
+        CompressionArg::Lz4 => "lz4",
+        CompressionArg::Zstd => "zstd",
+    }
+}
+
+/// A spinner line on stderr, drawn only when stderr is a terminal.
+fn progress_bar() -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn progress_line(progress: &Progress) -> String {
+    let p99 = progress.current_p99_us.map_or_else(
+        || "-".to_owned(),
+        |micros| format!("{:.2} ms", micros as f64 / 1000.0),
+    );
+    format!(
+        "{:>6.1} s  {} records  {:.0} records/s  {:.2} MB/s  p99 {}  errors {}",
+        progress.elapsed.as_secs_f64(),
+        progress.records,
+        progress.records_per_sec,
+        progress.mb_per_sec,
+        p99,
+        progress.errors
+    )
+}
+
+fn write_outputs(summary: &Summary, outputs: &Outputs) -> anyhow::Result<()> {
+    if let Some(report) = &outputs.report {
+        sluice_benches::write_report(summary, report)?;
+    }
+    match outputs.json.as_deref() {
+        Some(path) if path.as_os_str() != "-" => {
+            std::fs::write(path, summary.to_json())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            output::to_stdout(|out| writeln!(out, "{summary}"))
+        }
+        Some(_) => output::to_stdout(|out| writeln!(out, "{}", summary.to_json())),
+        None => output::to_stdout(|out| writeln!(out, "{summary}")),
+    }
+}
