@@ -66,3 +66,50 @@ pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::R
         .context("cannot start the async runtime")?
         .block_on(future)
 }
+
+/// `--acks` values, as Kafka spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcksArg {
+    /// No response; records may be lost silently.
+    #[value(name = "0")]
+    Zero,
+    /// The leader has written the record.
+    #[value(name = "1")]
+    One,
+    /// Every in-sync replica has the record.
+    #[value(name = "all", alias = "-1")]
+    All,
+}
+
+impl From<AcksArg> for sluice_producer::Acks {
+    fn from(acks: AcksArg) -> Self {
+        match acks {
+            AcksArg::Zero => sluice_producer::Acks::None,
+            AcksArg::One => sluice_producer::Acks::Leader,
+            AcksArg::All => sluice_producer::Acks::All,
+        }
+    }
+}
+
+/// `--compression` values, Kafka's `compression.type` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl CompressionArg {
+    /// Kafka's `compression.type` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompressionArg::None => "none",
+            CompressionArg::Gzip => "gzip",
+            CompressionArg::Snappy => "snappy",
+            CompressionArg::Lz4 => "lz4",
+            CompressionArg::Zstd => "zstd",
+        }
+    }
+}

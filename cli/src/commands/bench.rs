@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sluice_benches::{AckMode, BenchSettings, Mode, PayloadKind, Progress, Summary};
 
 use crate::output;
-use crate::session::ClusterArgs;
+use crate::session::{AcksArg, ClusterArgs, CompressionArg};
 
 /// Flags of `sluice bench`.
 #[derive(Debug, Args)]
@@ -136,28 +136,6 @@ enum PayloadArg {
     Random,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AcksArg {
-    /// No response; records may be lost silently.
-    #[value(name = "0")]
-    Zero,
-    /// The leader has written the record.
-    #[value(name = "1")]
-    One,
-    /// Every in-sync replica has the record.
-    #[value(name = "all", alias = "-1")]
-    All,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CompressionArg {
-    None,
-    Gzip,
-    Snappy,
-    Lz4,
-    Zstd,
-}
-
 /// Runs `sluice bench`.
 ///
 /// # Errors
@@ -234,7 +212,7 @@ fn settings(mode: BenchMode) -> (BenchSettings, Outputs) {
             AcksArg::One => AckMode::Leader,
             AcksArg::All => AckMode::All,
         },
-        compression: compression_name(producer.compression).to_owned(),
+        compression: producer.compression.name().to_owned(),
         batch_size: producer.batch_size,
         linger_ms: producer.linger_ms,
         throughput: producer.throughput,
@@ -244,16 +222,6 @@ fn settings(mode: BenchMode) -> (BenchSettings, Outputs) {
         report: run.report,
     };
     (settings, outputs)
-}
-
-fn compression_name(compression: CompressionArg) -> &'static str {
-    match compression {
-        CompressionArg::None => "none",
-        CompressionArg::Gzip => "gzip",
-        CompressionArg::Snappy => "snappy",
-        CompressionArg::Lz4 => "lz4",
-        CompressionArg::Zstd => "zstd",
-    }
 }
 
 /// A spinner line on stderr, drawn only when stderr is a terminal.

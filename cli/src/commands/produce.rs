@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sluice_client::Admin;
 use sluice_producer::{Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
 use sluice_protocol::ErrorCode;
 
 use crate::output;
-use crate::session::{self, ClusterArgs};
+use crate::session::{self, AcksArg, ClusterArgs, CompressionArg};
 
 /// Deliveries awaited at most at once; beyond this the oldest is awaited
 /// before the next line is read, so memory stays bounded on huge inputs.
@@ -63,46 +63,15 @@ pub struct ProduceArgs {
     cluster: ClusterArgs,
 }
 
-/// `--acks` values, as Kafka spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AcksArg {
-    /// No response; records may be lost silently.
-    #[value(name = "0")]
-    Zero,
-    /// The leader has written the record.
-    #[value(name = "1")]
-    One,
-    /// Every in-sync replica has the record.
-    #[value(name = "all", alias = "-1")]
-    All,
-}
-
-/// `--compression` values, Kafka's `compression.type` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CompressionArg {
-    None,
-    Gzip,
-    Snappy,
-    Lz4,
-    Zstd,
-}
-
 impl ProduceArgs {
     fn producer_config(&self) -> ProducerConfig {
         let mut config = ProducerConfig::new(self.cluster.bootstrap_server.clone());
         config.client = self.cluster.client_config();
-        config.acks = match self.acks {
-            AcksArg::Zero => Acks::None,
-            AcksArg::One => Acks::Leader,
-            AcksArg::All => Acks::All,
-        };
+        config.acks = self.acks.into();
         // Idempotence needs acks=all; like the Java client, asking for less
         // turns it off rather than failing.
         config.enable_idempotence = config.acks == Acks::All;
-        config.compression_type = self
-            .compression
-            .to_possible_value()
-            .map_or_else(|| "none".to_owned(), |v| v.get_name().to_owned());
+        config.compression_type = self.compression.name().to_owned();
         config.linger_ms = self.linger_ms;
         config.batch_size = self.batch_size;
         config.max_block_ms = self.cluster.timeout_ms;
