@@ -93,3 +93,45 @@ pub fn fix_crc(batch: &mut [u8]) {
     let crc = crc_fast::crc32_iscsi(&batch[21..]);
     batch[17..21].copy_from_slice(&crc.to_be_bytes());
 }
+
+/// Appends `batches` batches of `records` records each (leader epoch 1),
+/// timestamps 10 ms apart from 1,000.
+///
+/// # Errors
+/// What [`crate::Log::append`] returns.
+pub fn append_batches(
+    log: &mut crate::Log,
+    batches: usize,
+    records: i32,
+) -> Result<(), crate::StorageError> {
+    for i in 0..batches {
+        let mut batch = batch_bytes(0, records, 1_000 + i as i64 * 10);
+        log.append(&mut batch, 1, 5_000)?;
+    }
+    Ok(())
+}
+
+/// `(base_offset, last_offset)` of every batch from the log start to its end.
+///
+/// # Errors
+/// What [`crate::Log::read`] returns.
+pub fn read_all_offsets(log: &crate::Log) -> Result<Vec<(i64, i64)>, crate::StorageError> {
+    let slice = log.read(log.log_start_offset(), usize::MAX, i64::MAX)?;
+    Ok(slice
+        .chunks()
+        .iter()
+        .flat_map(|chunk| batch_offsets(chunk))
+        .collect())
+}
+
+/// How many segments (`.log` files) a partition directory holds.
+pub fn segment_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_name().to_string_lossy().ends_with(".log"))
+                .count()
+        })
+        .unwrap_or(0)
+}

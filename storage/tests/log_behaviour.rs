@@ -2,42 +2,16 @@
 //! retention. Each test names the behaviour (and the DESIGN.md invariant) it pins.
 
 use std::fs;
-use std::path::Path;
 
-use sluice_storage::testing::{batch_bytes, batch_offsets, fix_crc, small_config};
+use sluice_storage::testing::{
+    append_batches, batch_bytes, batch_offsets, fix_crc, read_all_offsets, segment_count,
+    small_config,
+};
 use sluice_storage::{
     FetchSlice, Log, LogConfig, LogManager, PartitionMetadata, StorageError, TimestampType,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn append_n(log: &mut Log, batches: usize, records: i32) -> Result<(), StorageError> {
-    for i in 0..batches {
-        let mut batch = batch_bytes(0, records, 1_000 + i as i64 * 10);
-        log.append(&mut batch, 1, 5_000)?;
-    }
-    Ok(())
-}
-
-fn all_offsets(log: &Log) -> Result<Vec<(i64, i64)>, StorageError> {
-    let slice = log.read(log.log_start_offset(), usize::MAX, i64::MAX)?;
-    Ok(slice
-        .chunks()
-        .iter()
-        .flat_map(|c| batch_offsets(c))
-        .collect())
-}
-
-fn segment_count(dir: &Path) -> usize {
-    fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 #[test]
 fn invariant_1_append_assigns_dense_offsets_from_log_end() -> TestResult {
@@ -58,7 +32,7 @@ fn invariant_1_append_assigns_dense_offsets_from_log_end() -> TestResult {
     let second = log.append(&mut batch_bytes(0, 1, 10), 4, 100)?;
     assert_eq!(second.base_offset, 5);
     assert_eq!(log.log_end_offset(), 6);
-    assert_eq!(all_offsets(&log)?, vec![(0, 2), (3, 4), (5, 5)]);
+    assert_eq!(read_all_offsets(&log)?, vec![(0, 2), (3, 4), (5, 5)]);
     Ok(())
 }
 
@@ -66,7 +40,7 @@ fn invariant_1_append_assigns_dense_offsets_from_log_end() -> TestResult {
 fn append_with_bad_crc_is_corrupt_message_and_log_is_unchanged() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 1, 2)?;
+    append_batches(&mut log, 1, 2)?;
     let mut good_then_bad = batch_bytes(0, 1, 10);
     let mut bad = batch_bytes(0, 1, 10);
     let last = bad.len() - 1;
@@ -133,7 +107,7 @@ fn batch_larger_than_max_message_bytes_is_rejected() -> TestResult {
 fn read_starts_at_the_batch_containing_the_offset() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 5, 4)?;
+    append_batches(&mut log, 5, 4)?;
     let slice = log.read(9, usize::MAX, i64::MAX)?;
     assert_eq!(
         batch_offsets(&slice.into_contiguous()),
@@ -146,7 +120,7 @@ fn read_starts_at_the_batch_containing_the_offset() -> TestResult {
 fn read_returns_one_whole_batch_even_when_larger_than_max_bytes() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 3, 4)?;
+    append_batches(&mut log, 3, 4)?;
     let slice = log.read(0, 1, i64::MAX)?;
     assert_eq!(batch_offsets(&slice.into_contiguous()), vec![(0, 3)]);
     Ok(())
@@ -156,7 +130,7 @@ fn read_returns_one_whole_batch_even_when_larger_than_max_bytes() -> TestResult 
 fn read_never_returns_batches_at_or_after_max_offset() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 3, 4)?;
+    append_batches(&mut log, 3, 4)?;
     assert_eq!(
         batch_offsets(&log.read(0, usize::MAX, 8)?.into_contiguous()),
         vec![(0, 3), (4, 7)]
@@ -169,7 +143,7 @@ fn read_never_returns_batches_at_or_after_max_offset() -> TestResult {
 fn read_outside_the_log_is_offset_out_of_range() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 1, 4)?;
+    append_batches(&mut log, 1, 4)?;
     assert!(
         log.read(4, 100, i64::MAX)?.is_empty(),
         "reading at the log end is empty, not an error"
@@ -186,12 +160,12 @@ fn read_outside_the_log_is_offset_out_of_range() -> TestResult {
 fn segments_roll_at_segment_bytes_and_reads_span_them() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     assert!(
         segment_count(dir.path()) > 3,
         "60 batches of ~100 bytes must not fit one 1 KiB segment"
     );
-    let offsets = all_offsets(&log)?;
+    let offsets = read_all_offsets(&log)?;
     assert_eq!(offsets.len(), 60);
     assert!(offsets.windows(2).all(|w| w[1].0 == w[0].1 + 1));
     for (base, last) in offsets {
@@ -224,9 +198,9 @@ fn segment_ms_rolls_an_old_segment() -> TestResult {
 fn clean_reopen_keeps_everything() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 40, 3)?;
+    append_batches(&mut log, 40, 3)?;
     log.set_high_watermark(100);
-    let before = all_offsets(&log)?;
+    let before = read_all_offsets(&log)?;
     log.close()?;
     assert!(dir.path().join(".clean-shutdown").exists());
     let log = Log::open(dir.path(), small_config())?;
@@ -234,7 +208,7 @@ fn clean_reopen_keeps_everything() -> TestResult {
         !dir.path().join(".clean-shutdown").exists(),
         "the marker is consumed by open"
     );
-    assert_eq!(all_offsets(&log)?, before);
+    assert_eq!(read_all_offsets(&log)?, before);
     assert_eq!((log.log_end_offset(), log.high_watermark()), (120, 100));
     Ok(())
 }
@@ -243,7 +217,7 @@ fn clean_reopen_keeps_everything() -> TestResult {
 fn clean_close_trims_preallocated_files() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 2, 3)?;
+    append_batches(&mut log, 2, 3)?;
     let size = log.size_bytes();
     log.close()?;
     assert_eq!(
@@ -257,11 +231,11 @@ fn clean_close_trims_preallocated_files() -> TestResult {
 fn invariant_3_unclean_reopen_keeps_every_acknowledged_batch() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 50, 3)?;
-    let before = all_offsets(&log)?;
+    append_batches(&mut log, 50, 3)?;
+    let before = read_all_offsets(&log)?;
     drop(log); // no close: as after a process kill, files are preallocated and untrimmed
     let log = Log::open(dir.path(), small_config())?;
-    assert_eq!(all_offsets(&log)?, before);
+    assert_eq!(read_all_offsets(&log)?, before);
     let mut log = log;
     assert_eq!(
         log.append(&mut batch_bytes(0, 1, 0), 0, 0)?.base_offset,
@@ -274,7 +248,7 @@ fn invariant_3_unclean_reopen_keeps_every_acknowledged_batch() -> TestResult {
 fn invariant_2_recovery_cuts_garbage_after_the_last_good_batch() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 3, 3)?;
+    append_batches(&mut log, 3, 3)?;
     let end = log.size_bytes();
     drop(log);
     let path = dir.path().join("00000000000000000000.log");
@@ -298,13 +272,13 @@ fn invariant_2_recovery_cuts_garbage_after_the_last_good_batch() -> TestResult {
 fn invariant_2_recovery_rebuilds_a_missing_or_damaged_index() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
-    let before = all_offsets(&log)?;
+    append_batches(&mut log, 60, 3)?;
+    let before = read_all_offsets(&log)?;
     log.close()?;
     fs::remove_file(dir.path().join("00000000000000000000.index"))?;
     fs::write(dir.path().join("00000000000000000000.timeindex"), [7u8; 5])?;
     let log = Log::open(dir.path(), small_config())?;
-    assert_eq!(all_offsets(&log)?, before);
+    assert_eq!(read_all_offsets(&log)?, before);
     for (base, last) in before {
         assert_eq!(
             batch_offsets(&log.read(last, 1, i64::MAX)?.into_contiguous()).first(),
@@ -319,7 +293,7 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
     // batch i holds 3 records stamped 1000+10i, +1, +2.
-    append_n(&mut log, 40, 3)?;
+    append_batches(&mut log, 40, 3)?;
     let found = log.offset_for_timestamp(1_201)?.ok_or("nothing found")?;
     assert_eq!((found.timestamp, found.offset), (1_201, 61));
     let found = log.offset_for_timestamp(1_205)?.ok_or("nothing found")?;
@@ -333,7 +307,7 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after() -> TestResult {
 fn max_timestamp_reports_the_record_holding_it() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 40, 3)?;
+    append_batches(&mut log, 40, 3)?;
     let max = log.max_timestamp()?.ok_or("empty")?;
     assert_eq!((max.timestamp, max.offset), (1_392, 119));
     Ok(())
@@ -412,9 +386,9 @@ fn flush_messages_policy_advances_the_recovery_point() -> TestResult {
     config.set("flush.messages", "6")?;
     let mut log = Log::open(dir.path(), config)?;
     let checkpoint = dir.path().join("recovery-point-offset-checkpoint");
-    append_n(&mut log, 1, 3)?;
+    append_batches(&mut log, 1, 3)?;
     assert!(fs::read_to_string(&checkpoint)?.contains("recovery_point 0\n"));
-    append_n(&mut log, 1, 3)?;
+    append_batches(&mut log, 1, 3)?;
     assert!(fs::read_to_string(&checkpoint)?.contains("recovery_point 6\n"));
     Ok(())
 }
@@ -431,7 +405,7 @@ fn log_manager_and_fetch_slices_can_cross_threads() {
 fn checkpoint_persists_the_high_watermark_without_a_flush() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 3, 2)?;
+    append_batches(&mut log, 3, 2)?;
     log.set_high_watermark(4);
     log.checkpoint()?;
     drop(log); // unclean

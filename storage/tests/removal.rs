@@ -1,52 +1,23 @@
 //! Removing data from a log: truncation, DeleteRecords and retention, and the
 //! guarantee that readers keep their bytes (DESIGN.md invariants 2, 4, 5).
 
-use std::fs;
-use std::path::Path;
-
-use sluice_storage::testing::{batch_bytes, batch_offsets, small_config};
-use sluice_storage::{Log, LogConfig, StorageError};
+use sluice_storage::testing::{
+    append_batches, batch_bytes, batch_offsets, read_all_offsets, segment_count, small_config,
+};
+use sluice_storage::{Log, LogConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn append_n(log: &mut Log, batches: usize, records: i32) -> Result<(), StorageError> {
-    for i in 0..batches {
-        let mut batch = batch_bytes(0, records, 1_000 + i as i64 * 10);
-        log.append(&mut batch, 1, 5_000)?;
-    }
-    Ok(())
-}
-
-fn all_offsets(log: &Log) -> Result<Vec<(i64, i64)>, StorageError> {
-    let slice = log.read(log.log_start_offset(), usize::MAX, i64::MAX)?;
-    Ok(slice
-        .chunks()
-        .iter()
-        .flat_map(|c| batch_offsets(c))
-        .collect())
-}
-
-fn segment_count(dir: &Path) -> usize {
-    fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 #[test]
 fn truncate_to_removes_the_containing_batch_and_everything_after() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(180);
     log.truncate_to(31)?;
     assert_eq!(log.log_end_offset(), 30);
     assert_eq!(log.high_watermark(), 30);
-    assert_eq!(all_offsets(&log)?.last(), Some(&(27, 29)));
+    assert_eq!(read_all_offsets(&log)?.last(), Some(&(27, 29)));
     assert_eq!(log.append(&mut batch_bytes(0, 1, 0), 2, 0)?.base_offset, 30);
     Ok(())
 }
@@ -55,7 +26,7 @@ fn truncate_to_removes_the_containing_batch_and_everything_after() -> TestResult
 fn invariant_4_readers_keep_their_bytes_across_truncation() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     let held = log.read(0, usize::MAX, i64::MAX)?;
     let copy: Vec<Vec<u8>> = held.chunks().iter().map(|c| c.to_vec()).collect();
     log.truncate_to(3)?;
@@ -72,7 +43,7 @@ fn invariant_4_readers_keep_their_bytes_across_truncation() -> TestResult {
 fn invariant_2_truncated_data_is_not_resurrected_by_recovery() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.flush()?;
     log.truncate_to(90)?;
     drop(log); // unclean
@@ -85,7 +56,7 @@ fn invariant_2_truncated_data_is_not_resurrected_by_recovery() -> TestResult {
 fn truncate_below_log_start_restarts_the_log_there() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(180);
     log.enforce_retention(i64::MAX / 2)?;
     let start = log.log_start_offset();
@@ -102,7 +73,7 @@ fn truncate_below_log_start_restarts_the_log_there() -> TestResult {
 fn delete_records_moves_log_start_durably() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut log = Log::open(dir.path(), small_config())?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(100);
     assert_eq!(
         log.delete_records_before(101)
@@ -136,7 +107,7 @@ fn invariant_5_retention_by_size_deletes_sealed_segments_only() -> TestResult {
         ..small_config()
     };
     let mut log = Log::open(dir.path(), config)?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(log.log_end_offset());
     let outcome = log.enforce_retention(0)?;
     assert!(outcome.deleted_segments > 0);
@@ -162,7 +133,7 @@ fn invariant_5_retention_never_deletes_data_above_the_high_watermark() -> TestRe
         ..small_config()
     };
     let mut log = Log::open(dir.path(), config)?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(0);
     assert_eq!(log.enforce_retention(i64::MAX / 2)?.deleted_segments, 0);
     assert_eq!(log.log_start_offset(), 0);
@@ -177,7 +148,7 @@ fn invariant_5_retention_by_time_deletes_only_expired_segments() -> TestResult {
         ..small_config()
     };
     let mut log = Log::open(dir.path(), config)?;
-    append_n(&mut log, 60, 3)?; // timestamps 1000..1592
+    append_batches(&mut log, 60, 3)?; // timestamps 1000..1592
     log.set_high_watermark(180);
     assert_eq!(log.enforce_retention(1_000)?.deleted_segments, 0);
     let outcome = log.enforce_retention(1_300)?;
@@ -197,7 +168,7 @@ fn compacted_topics_are_not_trimmed_by_retention() -> TestResult {
     };
     config.set("cleanup.policy", "compact")?;
     let mut log = Log::open(dir.path(), config)?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(180);
     assert_eq!(log.enforce_retention(i64::MAX / 2)?.deleted_segments, 0);
     Ok(())
@@ -211,7 +182,7 @@ fn invariant_4_retired_segment_file_goes_when_the_last_reader_drops() -> TestRes
         ..small_config()
     };
     let mut log = Log::open(dir.path(), config)?;
-    append_n(&mut log, 60, 3)?;
+    append_batches(&mut log, 60, 3)?;
     log.set_high_watermark(180);
     let held = log.read(0, 100, i64::MAX)?;
     let copy = held.chunks()[0].to_vec();
