@@ -64,8 +64,11 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        // Watch the signals before the broker announces itself, so a SIGTERM
+        // that follows "listening on" at once still shuts down gracefully.
+        let shutdown = ShutdownSignals::watch()?;
         let handle = sluice_broker::start(config).await?;
-        wait_for_signal().await?;
+        shutdown.wait().await;
         info!("shutting down");
         handle.shutdown().await?;
         info!("shutdown complete");
@@ -73,12 +76,25 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
-        _ = terminate.recv() => {}
+/// SIGINT and SIGTERM, registered as soon as this is created.
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn watch() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
