@@ -319,6 +319,12 @@ impl Broker {
         self.appended.subscribe()
     }
 
+    /// How many long-polling fetches are parked waiting for data right now
+    /// (each holds one append receiver).
+    pub fn parked_fetches(&self) -> usize {
+        self.appended.receiver_count()
+    }
+
     /// Tells long-polling requests to answer now: the broker is shutting down.
     pub fn begin_shutdown(&self) {
         self.closing.send_replace(true);

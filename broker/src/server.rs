@@ -98,6 +98,7 @@ fn spawn_connection(
 #[derive(Debug)]
 pub struct BrokerHandle {
     local_addr: SocketAddr,
+    broker: Arc<Broker>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), BrokerError>>,
 }
@@ -129,11 +130,12 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, BrokerError
         .map_err(|e| BrokerError::Task(e.to_string()))??;
     info!(address = %local_addr, "listening on {local_addr}");
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run(listener, broker, async move {
+    let task = tokio::spawn(run(listener, Arc::clone(&broker), async move {
         let _ = stop_rx.await;
     }));
     Ok(BrokerHandle {
         local_addr,
+        broker,
         stop: Some(stop_tx),
         task,
     })
@@ -143,6 +145,11 @@ impl BrokerHandle {
     /// The address the broker listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The running broker's shared state, for observation.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
     }
 
     /// Shuts down gracefully and waits until the logs are closed.

@@ -3,7 +3,7 @@
 use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
 use sluice_protocol::ErrorCode;
 
-use crate::support::{TestBroker, batch};
+use crate::support::{TestBroker, batch, within};
 use crate::{create_topic, fetch_all, fetched_records, produce};
 
 #[tokio::test]
@@ -105,9 +105,14 @@ async fn shutdown_answers_a_waiting_long_poll_fetch() {
     create_topic(&mut client, "quiet", 1).await;
     let (id, frame) = client.encode(FETCH_VERSION, &fetch_request("quiet", 0, 600_000, 1));
     client.send_frame(frame).await;
-    // Give the broker time to read the fetch (shutdown stops reading new
-    // requests); this pause asserts nothing about timing.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Shutdown stops reading new requests, so wait (bounded) until the broker
+    // has read the fetch and parked it.
+    within(async {
+        while broker.broker().parked_fetches() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     let stopping = tokio::spawn(broker.stop());
     let response = client
         .next_frame()

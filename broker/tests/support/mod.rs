@@ -79,6 +79,14 @@ impl TestBroker {
         }
     }
 
+    /// The running broker's shared state.
+    pub fn broker(&self) -> &std::sync::Arc<sluice_broker::Broker> {
+        self.handle
+            .as_ref()
+            .expect("the broker is running")
+            .broker()
+    }
+
     /// A new client connection.
     pub async fn client(&self) -> Client {
         Client::connect(self.addr).await
