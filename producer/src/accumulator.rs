@@ -161,6 +161,7 @@ impl<C> Accumulator<C> {
             created_ms: now_ms,
             deadline_ms: now_ms.saturating_add(settings.delivery_timeout_ms),
             retry_at_ms: 0,
+            sent_as_oldest: false,
             attempts: 0,
             last_error: None,
             reserved_bytes: 0,
@@ -241,18 +242,41 @@ impl<C> Accumulator<C> {
 
     /// Takes the batch to send next for `topic`-`partition` if it is ready at `now_ms`.
     pub fn drain(&mut self, topic: &str, partition: i32, now_ms: u64) -> Option<ProducerBatch<C>> {
+        self.drain_if(topic, partition, now_ms, |_| true)
+    }
+
+    /// Like [`Accumulator::drain`], but only when `admit` accepts the head
+    /// batch, given its identity if it was sent before (`None` for a batch
+    /// that never was): the idempotent sender's per-partition ordering gate.
+    pub fn drain_if(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        now_ms: u64,
+        admit: impl FnOnce(Option<BatchIdentity>) -> bool,
+    ) -> Option<ProducerBatch<C>> {
         let linger_ms = self.settings.linger_ms;
         let flushing = self.flushing;
         let queue = self.queue_mut(topic, partition);
         match queue.closed.front() {
-            Some(head) if head.retry_at_ms <= now_ms => queue.closed.pop_front(),
+            Some(head) if head.retry_at_ms <= now_ms => {
+                if admit(head.built().map(|(_, identity)| identity)) {
+                    queue.closed.pop_front()
+                } else {
+                    None
+                }
+            }
             Some(_) => None,
             None => {
                 let lingered = queue
                     .open
                     .as_ref()
                     .is_some_and(|open| flushing || open.created_ms + linger_ms <= now_ms);
-                if lingered { queue.open.take() } else { None }
+                if lingered && admit(None) {
+                    queue.open.take()
+                } else {
+                    None
+                }
             }
         }
     }
@@ -505,6 +529,15 @@ mod tests {
             .map(|batch| batch.pending[0].completion)
             .collect();
         assert_eq!(order, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_refused_head_batch_stays_at_the_head() {
+        let mut accumulator = Accumulator::new(settings());
+        append(&mut accumulator, 0, 1, b"a", 0);
+        assert!(accumulator.drain_if("t", 0, 10, |_| false).is_none());
+        let batch = accumulator.drain_if("t", 0, 10, |head| head.is_none());
+        assert_eq!(batch.map(|b| b.pending[0].completion), Some(1));
     }
 
     #[test]

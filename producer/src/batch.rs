@@ -66,6 +66,11 @@ pub struct ProducerBatch<C> {
     pub attempts: u32,
     /// The last retriable error, for the delivery-timeout message.
     pub last_error: Option<String>,
+    /// Whether, when last sent, every earlier batch of its partition was
+    /// already acknowledged: only then does OUT_OF_ORDER_SEQUENCE_NUMBER mean
+    /// the broker lost our state rather than that an earlier batch (sent on
+    /// another connection, or lost) had not reached it yet.
+    pub sent_as_oldest: bool,
     /// `buffer.memory` bytes the records hold, released on completion.
     pub reserved_bytes: usize,
     /// The records' waiters, in offset order.

@@ -1,7 +1,9 @@
 //! The sender task: drains ready batches into Produce requests (one per
 //! leader, at most `max.in.flight.requests.per.connection` in flight per
-//! broker), applies the retry decisions of [`crate::sequence`], and keeps the
-//! idempotent producer id. The only owner of the sequence tracker.
+//! broker; for an idempotent producer also at most that many unresolved
+//! batches per partition, see [`SequenceTracker::admits`]), applies the retry
+//! decisions of [`crate::sequence`], and keeps the idempotent producer id.
+//! The only owner of the sequence tracker.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -205,8 +207,18 @@ impl Sender {
         if !batches.is_empty() && *bytes >= max_request_size {
             return;
         }
+        let max_in_flight = self
+            .shared
+            .config
+            .client
+            .max_in_flight_requests_per_connection;
+        let idempotent = self.idempotent();
+        let tracker = &self.tracker;
         let mut state = self.shared.lock();
-        let Some(mut batch) = state.accumulator.drain(topic, partition, now) else {
+        let drained = state.accumulator.drain_if(topic, partition, now, |head| {
+            !idempotent || tracker.admits(topic, partition, head, max_in_flight)
+        });
+        let Some(mut batch) = drained else {
             return;
         };
         let identity = match batch.built() {
@@ -220,6 +232,9 @@ impl Sender {
             self.shared.fail_batch(batch, &error);
             return;
         }
+        batch.sent_as_oldest = self
+            .tracker
+            .is_oldest_outstanding(topic, partition, identity);
         match state.accumulator.build(&mut batch, identity) {
             Ok(encoded) => {
                 *bytes += encoded.len();
@@ -376,11 +391,12 @@ impl Sender {
         let now = self.shared.now_ms();
         let context = BatchContext {
             idempotent: self.idempotent(),
-            oldest_outstanding: self.tracker.is_oldest_outstanding(
-                &batch.topic,
-                batch.partition,
-                identity,
-            ),
+            // Judged as of the send: an earlier batch acknowledged since may
+            // have reached the broker after this one.
+            oldest_outstanding: batch.sent_as_oldest
+                && self
+                    .tracker
+                    .is_oldest_outstanding(&batch.topic, batch.partition, identity),
             attempts: batch.attempts,
             max_retries: self.shared.config.retries,
             deadline_passed: now >= batch.deadline_ms,

@@ -8,13 +8,26 @@
 //! DUPLICATE_SEQUENCE_NUMBER). So a batch is always resent with the bytes
 //! (and sequence) it was first sent with, and a batch that follows a failed
 //! one is simply resent after it.
+//!
+//! Two rules keep every retry inside that five-batch memory even when
+//! connections drop (answers are lost while the broker may have written the
+//! batch, and a later batch can be answered on a fresh connection first):
+//! per partition, at most five batches are unresolved from the oldest
+//! unacknowledged one on (counted across connections, acknowledged later
+//! batches included), and a retry is sent only once it is the oldest
+//! unacknowledged batch, so retries reach the broker one at a time and in
+//! sequence order, as in the Java client.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use sluice_protocol::ErrorCode;
 
 use crate::batch::BatchIdentity;
+
+/// The most batches per partition the broker remembers for duplicate
+/// detection (Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
+pub const BROKER_DEDUP_WINDOW: usize = 5;
 
 /// The idempotent producer's id and epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +40,27 @@ pub struct ProducerIdentity {
 
 type PartitionKey = (Arc<str>, i32);
 
+/// One batch that took a sequence, in the order sequences were assigned.
+#[derive(Debug, Clone, Copy)]
+struct Assigned {
+    base_sequence: i32,
+    completed: bool,
+}
+
 /// Sequence numbers per partition and the batches not yet acknowledged.
 #[derive(Debug, Default)]
 pub struct SequenceTracker {
     identity: Option<ProducerIdentity>,
     next_sequence: HashMap<PartitionKey, i32>,
-    /// Base sequences sent (or waiting to be resent) and not yet completed.
-    outstanding: HashMap<PartitionKey, BTreeSet<i32>>,
+    /// Per partition, every batch from the oldest unacknowledged one to the
+    /// newest, in sequence order. Batches after the oldest may already be
+    /// acknowledged (a later batch can be answered while an earlier one's
+    /// answer was lost with its connection); they stay until everything
+    /// before them completes, because the broker may hold them *after* the
+    /// oldest batch and evict it from its duplicate cache.
+    window: HashMap<PartitionKey, VecDeque<Assigned>>,
+    /// Partitions with an acknowledged batch under the current identity.
+    confirmed: HashSet<PartitionKey>,
 }
 
 impl SequenceTracker {
@@ -52,7 +79,8 @@ impl SequenceTracker {
     pub fn reset(&mut self, identity: ProducerIdentity) {
         self.identity = Some(identity);
         self.next_sequence.clear();
-        self.outstanding.clear();
+        self.window.clear();
+        self.confirmed.clear();
     }
 
     /// The identity for a new batch of `record_count` records to
@@ -71,14 +99,59 @@ impl SequenceTracker {
         let next = self.next_sequence.entry(key.clone()).or_insert(0);
         let base_sequence = *next;
         *next = wrapping_sequence(base_sequence, record_count);
-        self.outstanding
-            .entry(key)
-            .or_default()
-            .insert(base_sequence);
+        self.window.entry(key).or_default().push_back(Assigned {
+            base_sequence,
+            completed: false,
+        });
         BatchIdentity {
             producer_id: identity.producer_id,
             producer_epoch: identity.producer_epoch,
             base_sequence,
+        }
+    }
+
+    /// Whether the partition's next batch may be sent now: `head` is its
+    /// identity if it was sent before (a retry), `None` for a new batch.
+    ///
+    /// Like the Java client, a retry goes out only when it is the oldest
+    /// unacknowledged batch, so retries reach the broker strictly in
+    /// sequence order, one at a time. A new batch takes a sequence only
+    /// while fewer than `max_in_flight` (at most the broker's five-batch
+    /// duplicate window) batches are unresolved from the oldest
+    /// unacknowledged one on, counted across reconnects: otherwise the
+    /// broker could write five later batches after a batch whose answer
+    /// was lost, forget it, and reject its retry as out of order.
+    ///
+    /// Until a partition's first batch under a producer id is acknowledged,
+    /// it is the only one in flight: the broker (Kafka and Sluice alike)
+    /// accepts any sequence from a producer it has no state for, so a later
+    /// batch overtaking the first one on another connection would be
+    /// written first and the first one then refused as out of order.
+    pub fn admits(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        head: Option<BatchIdentity>,
+        max_in_flight: usize,
+    ) -> bool {
+        if self.identity.is_none() {
+            return true;
+        }
+        match head {
+            Some(identity) => {
+                !self.is_current(identity) || self.is_oldest_outstanding(topic, partition, identity)
+            }
+            None => {
+                let key = (topic.clone(), partition);
+                let limit = if self.confirmed.contains(&key) {
+                    max_in_flight.clamp(1, BROKER_DEDUP_WINDOW)
+                } else {
+                    1
+                };
+                self.window
+                    .get(&key)
+                    .is_none_or(|window| window.len() < limit)
+            }
         }
     }
 
@@ -103,10 +176,10 @@ impl SequenceTracker {
         partition: i32,
         batch: BatchIdentity,
     ) -> bool {
-        self.outstanding
+        self.window
             .get(&(topic.clone(), partition))
-            .and_then(|sequences| sequences.first())
-            .is_none_or(|oldest| *oldest == batch.base_sequence)
+            .and_then(VecDeque::front)
+            .is_none_or(|oldest| oldest.base_sequence == batch.base_sequence)
     }
 
     /// Forgets a batch that completed (delivered or failed for good).
@@ -114,8 +187,22 @@ impl SequenceTracker {
         if !self.is_current(batch) || batch.base_sequence < 0 {
             return;
         }
-        if let Some(sequences) = self.outstanding.get_mut(&(topic.clone(), partition)) {
-            sequences.remove(&batch.base_sequence);
+        let key = (topic.clone(), partition);
+        self.confirmed.insert(key.clone());
+        let Some(window) = self.window.get_mut(&key) else {
+            return;
+        };
+        if let Some(assigned) = window
+            .iter_mut()
+            .find(|assigned| assigned.base_sequence == batch.base_sequence)
+        {
+            assigned.completed = true;
+        }
+        while window.front().is_some_and(|assigned| assigned.completed) {
+            window.pop_front();
+        }
+        if window.is_empty() {
+            self.window.remove(&key);
         }
     }
 }
@@ -261,6 +348,125 @@ mod tests {
         });
         assert!(!tracker.is_current(old));
         assert_eq!(tracker.assign(&topic(), 0, 1).base_sequence, 0);
+    }
+
+    /// Kafka's duplicate detection for one producer on one partition: the
+    /// last five written batches are recognised as retries, anything else
+    /// must continue the sequence.
+    #[derive(Default)]
+    struct BrokerModel {
+        written: VecDeque<(i32, i32)>,
+    }
+
+    impl BrokerModel {
+        /// Appends a batch of `count` records or answers as the broker would.
+        fn produce(&mut self, base: i32, count: usize) -> ErrorCode {
+            let last = wrapping_sequence(base, count - 1);
+            if self.written.contains(&(base, last)) {
+                return ErrorCode::None;
+            }
+            // A producer the broker has no state for may start anywhere.
+            let expected = self
+                .written
+                .back()
+                .map_or(base, |(_, last)| wrapping_sequence(*last, 1));
+            if base != expected {
+                return ErrorCode::OutOfOrderSequenceNumber;
+            }
+            if self.written.len() == BROKER_DEDUP_WINDOW {
+                self.written.pop_front();
+            }
+            self.written.push_back((base, last));
+            ErrorCode::None
+        }
+    }
+
+    #[test]
+    fn a_batch_whose_answer_was_lost_is_still_deduplicated_when_retried() {
+        let mut tracker = tracker();
+        let mut broker = BrokerModel::default();
+        // The broker writes the first batch, but its connection drops
+        // before the answer arrives; its retry is still pending.
+        let first = tracker.assign(&topic(), 0, 2);
+        assert_eq!(broker.produce(first.base_sequence, 2), ErrorCode::None);
+        tracker.complete(&topic(), 0, first);
+        let lost = tracker.assign(&topic(), 0, 2);
+        assert_eq!(broker.produce(lost.base_sequence, 2), ErrorCode::None);
+        // Meanwhile later batches go out on a fresh connection and are
+        // acknowledged, as often as the sender lets them.
+        for _ in 0..10 {
+            if !tracker.admits(&topic(), 0, None, 5) {
+                break;
+            }
+            let later = tracker.assign(&topic(), 0, 2);
+            assert_eq!(broker.produce(later.base_sequence, 2), ErrorCode::None);
+            tracker.complete(&topic(), 0, later);
+        }
+        assert!(tracker.is_oldest_outstanding(&topic(), 0, lost));
+        assert_eq!(
+            broker.produce(lost.base_sequence, 2),
+            ErrorCode::None,
+            "the retry of the lost batch is recognised as a duplicate"
+        );
+    }
+
+    #[test]
+    fn a_later_batch_cannot_overtake_a_partitions_first_batch() {
+        let mut tracker = tracker();
+        let mut broker = BrokerModel::default();
+        let first = tracker.assign(&topic(), 0, 2);
+        // Whatever is admitted now may reach the broker before `first`
+        // (on a connection opened by another request).
+        let mut overtaking = Vec::new();
+        while overtaking.len() < 4 && tracker.admits(&topic(), 0, None, 5) {
+            overtaking.push(tracker.assign(&topic(), 0, 2));
+        }
+        for later in &overtaking {
+            broker.produce(later.base_sequence, 2);
+        }
+        assert_eq!(broker.produce(first.base_sequence, 2), ErrorCode::None);
+    }
+
+    #[test]
+    fn later_acknowledgements_do_not_free_the_window_before_the_oldest_batch() {
+        let mut tracker = tracker();
+        confirm(&mut tracker);
+        let batches: Vec<_> = (0..5).map(|_| tracker.assign(&topic(), 0, 1)).collect();
+        for later in &batches[1..] {
+            tracker.complete(&topic(), 0, *later);
+        }
+        assert!(!tracker.admits(&topic(), 0, None, 5));
+        tracker.complete(&topic(), 0, batches[0]);
+        assert!(tracker.admits(&topic(), 0, None, 5));
+    }
+
+    #[test]
+    fn a_retry_waits_until_every_earlier_batch_is_resolved() {
+        let mut tracker = tracker();
+        let first = tracker.assign(&topic(), 0, 1);
+        let second = tracker.assign(&topic(), 0, 1);
+        assert!(!tracker.admits(&topic(), 0, Some(second), 5));
+        assert!(tracker.admits(&topic(), 0, Some(first), 5));
+        tracker.complete(&topic(), 0, first);
+        assert!(tracker.admits(&topic(), 0, Some(second), 5));
+    }
+
+    /// Gets a first batch of partition 0 acknowledged.
+    fn confirm(tracker: &mut SequenceTracker) {
+        let first = tracker.assign(&topic(), 0, 1);
+        tracker.complete(&topic(), 0, first);
+    }
+
+    #[test]
+    fn the_window_never_exceeds_the_brokers_duplicate_cache() {
+        let mut tracker = tracker();
+        confirm(&mut tracker);
+        for _ in 0..BROKER_DEDUP_WINDOW {
+            assert!(tracker.admits(&topic(), 0, None, 50));
+            tracker.assign(&topic(), 0, 1);
+        }
+        assert!(!tracker.admits(&topic(), 0, None, 50));
+        assert!(tracker.admits(&topic(), 1, None, 50), "per partition");
     }
 
     #[test]
