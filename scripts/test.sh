@@ -4,7 +4,7 @@
 #
 #   scripts/test.sh                  # everything
 #   SKIP_SETUP=1 scripts/test.sh     # assume scripts/setup.sh already ran
-#   COMPAT_KAFKA=0 scripts/test.sh   # skip the differential run against Apache Kafka
+#   COMPAT_KAFKA=0 scripts/test.sh   # skip the runs against Apache Kafka
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +31,7 @@ SLUICE_BIN="$PWD/target/debug/sluice" bash scripts/compat.sh sluice
 if [ "${COMPAT_KAFKA:-1}" != 0 ]; then
   step "compat suite against Apache Kafka (differential run)"
   bash scripts/compat.sh kafka
+
+  step "Rust producer and consumer integration tests against Apache Kafka"
+  SLUICE_TEST_BROKER=kafka cargo test --locked -p sluice-producer -p sluice-consumer --tests
 fi
