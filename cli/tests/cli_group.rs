@@ -1,10 +1,16 @@
 //! `sluice group` against a live broker (see `cli_support` for which one).
-//! Groups get committed offsets from `reset-offsets`, which works on a group
-//! with no members, so no consumer is needed.
+//! Groups get committed offsets from `reset-offsets --execute`, which works
+//! on a group with no members, so most tests need no consumer.
 
 mod cli_support;
 
-use cli_support::{TestBroker, assert_one_line_error, unique};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::{COMMAND_TIMEOUT_MS, TestBroker, assert_one_line_error, sluice_bin, unique};
+
+/// How long a consumer may take to join its group.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Creates a topic and a group with offsets committed on all its partitions.
 fn topic_and_group(broker: &TestBroker, partitions: &str) -> (String, String) {
@@ -18,6 +24,7 @@ fn topic_and_group(broker: &TestBroker, partitions: &str) -> (String, String) {
         "--topic",
         &topic,
         "--to-earliest",
+        "--execute",
     ]);
     (topic, group)
 }
@@ -32,12 +39,38 @@ fn rows(table: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Writes `count` records to partition 0 of `topic`.
+fn produce_to_partition_zero(broker: &TestBroker, topic: &str, count: usize) {
+    let input = "record\n".repeat(count);
+    let output = broker.sluice_with_input(&["produce", topic, "--partition", "0"], &input);
+    assert!(
+        output.status.success(),
+        "produce failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The CURRENT-OFFSET column of `group describe`, per partition.
+fn committed_per_partition(broker: &TestBroker, group: &str) -> Vec<String> {
+    let described = broker.sluice_ok(&["group", "describe", group]);
+    rows(&described)
+        .into_iter()
+        .map(|row| row.get(3).cloned().unwrap_or_default())
+        .collect()
+}
+
+/// A topic whose partition 0 holds 3 records and a group committed at 0 on
+/// both partitions: `--to-latest` would move partition 0 to 3.
+fn group_behind_three_records(broker: &TestBroker) -> (String, String) {
+    let (topic, group) = topic_and_group(broker, "2");
+    produce_to_partition_zero(broker, &topic, 3);
+    (topic, group)
+}
+
 #[test]
-fn reset_offsets_prints_the_offset_committed_per_partition() {
+fn reset_offsets_without_execute_prints_the_plan_and_changes_nothing() {
     let broker = TestBroker::start();
-    let topic = unique("reset-topic");
-    let group = unique("reset");
-    broker.sluice_ok(&["topic", "create", &topic, "--partitions", "2"]);
+    let (topic, group) = group_behind_three_records(&broker);
     let printed = broker.sluice_ok(&[
         "group",
         "reset-offsets",
@@ -46,10 +79,179 @@ fn reset_offsets_prints_the_offset_committed_per_partition() {
         &topic,
         "--to-latest",
     ]);
+    assert!(printed.contains("nothing was changed"), "{printed}");
+    assert!(printed.contains("--execute"), "{printed}");
+    assert!(printed.contains("CURRENT-OFFSET  NEW-OFFSET"), "{printed}");
     assert_eq!(
         rows(&printed),
-        [[&group, &topic, "0", "0"], [&group, &topic, "1", "0"]],
+        [
+            [&group, &topic, "0", "0", "3"],
+            [&group, &topic, "1", "0", "0"]
+        ],
         "{printed}"
+    );
+    assert_eq!(committed_per_partition(&broker, &group), ["0", "0"]);
+}
+
+#[test]
+fn reset_offsets_dry_run_is_the_plan_spelled_out() {
+    let broker = TestBroker::start();
+    let (topic, group) = group_behind_three_records(&broker);
+    let printed = broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &topic,
+        "--to-latest",
+        "--dry-run",
+    ]);
+    assert!(printed.contains("nothing was changed"), "{printed}");
+    assert_eq!(committed_per_partition(&broker, &group), ["0", "0"]);
+}
+
+#[test]
+fn reset_offsets_with_execute_commits_the_new_offsets() {
+    let broker = TestBroker::start();
+    let (topic, group) = group_behind_three_records(&broker);
+    let printed = broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &topic,
+        "--to-latest",
+        "--execute",
+    ]);
+    assert!(!printed.contains("nothing was changed"), "{printed}");
+    assert_eq!(
+        rows(&printed),
+        [
+            [&group, &topic, "0", "0", "3"],
+            [&group, &topic, "1", "0", "0"]
+        ],
+        "{printed}"
+    );
+    assert_eq!(committed_per_partition(&broker, &group), ["3", "0"]);
+}
+
+#[test]
+fn reset_offsets_shift_by_plans_from_the_committed_offset() {
+    let broker = TestBroker::start();
+    let (topic, group) = group_behind_three_records(&broker);
+    broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--all-topics",
+        "--to-latest",
+        "--execute",
+    ]);
+    let printed = broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--all-topics",
+        "--shift-by",
+        "-2",
+    ]);
+    assert_eq!(
+        rows(&printed),
+        [
+            [&group, &topic, "0", "3", "1"],
+            [&group, &topic, "1", "0", "0"]
+        ],
+        "{printed}"
+    );
+}
+
+#[test]
+fn reset_offsets_by_duration_plans_the_first_offset_written_since_then() {
+    let broker = TestBroker::start();
+    let (topic, group) = group_behind_three_records(&broker);
+    broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--all-topics",
+        "--to-latest",
+        "--execute",
+    ]);
+    let printed = broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &topic,
+        "--by-duration",
+        "PT1H",
+    ]);
+    assert_eq!(
+        rows(&printed),
+        [
+            [&group, &topic, "0", "3", "0"],
+            [&group, &topic, "1", "0", "0"]
+        ],
+        "{printed}"
+    );
+}
+
+/// A `sluice consume` child in `group`; killed on drop.
+struct GroupMember(Child);
+
+impl GroupMember {
+    fn join(broker: &TestBroker, topic: &str, group: &str) -> GroupMember {
+        let child = Command::new(sluice_bin())
+            .args(["consume", topic, "--group", group])
+            .args(["--bootstrap-server", broker.bootstrap()])
+            .args(["--timeout-ms", &COMMAND_TIMEOUT_MS.to_string()])
+            .env_remove("SLUICE_BOOTSTRAP")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the sluice binary can be run");
+        let member = GroupMember(child);
+        let deadline = Instant::now() + JOIN_TIMEOUT;
+        loop {
+            let state = broker.sluice_ok(&["group", "describe", group, "--state"]);
+            if state.contains("Stable") {
+                return member;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the consumer never joined: {state}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn resetting_offsets_of_a_group_with_members_is_refused() {
+    let broker = TestBroker::start();
+    let (topic, group) = topic_and_group(&broker, "1");
+    let _member = GroupMember::join(&broker, &topic, &group);
+    let output = broker.sluice(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &topic,
+        "--to-latest",
+        "--execute",
+    ]);
+    assert_one_line_error(
+        &output,
+        &format!("Assignments can only be reset if the group '{group}' is inactive"),
     );
 }
 
@@ -134,6 +336,23 @@ fn resetting_offsets_of_an_unknown_topic_is_one_line_error() {
         "--topic",
         &topic,
         "--to-earliest",
+        "--execute",
     ]);
     assert_one_line_error(&output, "UNKNOWN_TOPIC_OR_PARTITION");
+}
+
+#[test]
+fn reset_offsets_refuses_execute_together_with_dry_run() {
+    let output = cli_support::run_sluice_raw(&[
+        "group",
+        "reset-offsets",
+        "g",
+        "--topic",
+        "t",
+        "--to-earliest",
+        "--execute",
+        "--dry-run",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "clap's usage error status");
+    assert!(cli_support::stderr_of(&output).contains("--dry-run"));
 }

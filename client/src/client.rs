@@ -1,10 +1,13 @@
 //! The cluster handle: bootstrap, the connection pool (one connection per
-//! broker, reused), and metadata refreshes into the cache.
+//! broker, reused, and one connection attempt per broker at a time), and
+//! metadata refreshes into the cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -36,14 +39,72 @@ pub(crate) struct ClientInner {
     pub(crate) config: ClientConfig,
     bootstrap: Vec<String>,
     metadata: Mutex<MetadataCache>,
-    /// Open connections by `host:port`. Never locked across a connect, so one
-    /// slow broker does not stall routing to the others.
-    connections: Mutex<HashMap<String, Connection>>,
+    /// Open connections and connection attempts by `host:port`. Never
+    /// locked across a connect, so one slow broker does not stall routing to
+    /// the others.
+    pool: Mutex<Pool>,
     pub(crate) coordinators: Mutex<HashMap<String, BrokerMetadata>>,
     pub(crate) backoff: Backoff,
     pub(crate) rng: Mutex<StdRng>,
     /// Held while a routing-triggered metadata refresh is in flight.
     refresh_gate: tokio::sync::Mutex<()>,
+}
+
+/// A connection attempt in flight, awaited by every caller that wants the
+/// same broker meanwhile; the error is shared because each waiter reports it.
+type ConnectAttempt = Shared<BoxFuture<'static, std::result::Result<Connection, Arc<ClientError>>>>;
+
+/// The connection pool: at most one open connection and one attempt per
+/// broker address.
+#[derive(Default)]
+struct Pool {
+    open: HashMap<String, Connection>,
+    connecting: HashMap<String, ConnectAttempt>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("open", &self.open)
+            .field("connecting", &self.connecting.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// The open connection to `address` if it is usable and not idle longer
+    /// than `max_idle`; a stale one is closed and removed.
+    fn usable(&mut self, address: &str, max_idle: Duration) -> Option<Connection> {
+        let connection = self.open.get(address)?;
+        if !connection.is_closed() && connection.idle_for() < max_idle {
+            return Some(connection.clone());
+        }
+        connection.close("idle or broken; replacing");
+        self.open.remove(address);
+        None
+    }
+
+    /// Records how `attempt` ended, once: whichever waiter gets here first
+    /// forgets the attempt (so a failure is retried by the next call) and
+    /// pools its connection; later waiters find a different entry or none.
+    fn finish(
+        &mut self,
+        address: &str,
+        attempt: &ConnectAttempt,
+        outcome: &std::result::Result<Connection, Arc<ClientError>>,
+    ) {
+        if !self
+            .connecting
+            .get(address)
+            .is_some_and(|current| current.ptr_eq(attempt))
+        {
+            return;
+        }
+        self.connecting.remove(address);
+        if let Ok(connection) = outcome {
+            self.open.insert(address.to_owned(), connection.clone());
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,7 +139,7 @@ impl Client {
                 config,
                 bootstrap,
                 metadata: Mutex::new(MetadataCache::new()),
-                connections: Mutex::default(),
+                pool: Mutex::default(),
                 coordinators: Mutex::default(),
                 rng: Mutex::new(rng),
                 refresh_gate: tokio::sync::Mutex::new(()),
@@ -229,34 +290,42 @@ impl Client {
     ///
     /// # Errors
     /// Connection and negotiation errors.
+    /// Callers that ask while no connection is open share one connection
+    /// attempt: one socket is opened, and its error reaches every one of
+    /// them. A failed attempt is forgotten, so the next call tries again.
+    ///
+    /// # Errors
+    /// Connection and negotiation errors.
     pub async fn connection_to_address(&self, address: &str) -> Result<Connection> {
-        if let Some(connection) = self.pooled(address) {
-            return Ok(connection);
-        }
-        let connection = Connection::connect(address, &self.inner.config).await?;
-        let mut connections = lock(&self.inner.connections);
-        // Another task may have connected meanwhile; keep one connection per broker.
-        if let Some(existing) = connections.get(address).filter(|c| !c.is_closed()) {
-            connection.close("duplicate connection");
-            return Ok(existing.clone());
-        }
-        connections.insert(address.to_owned(), connection.clone());
-        Ok(connection)
+        let attempt = {
+            let mut pool = lock(&self.inner.pool);
+            let max_idle = self.inner.config.connections_max_idle();
+            if let Some(connection) = pool.usable(address, max_idle) {
+                return Ok(connection);
+            }
+            pool.connecting
+                .entry(address.to_owned())
+                .or_insert_with(|| self.connect_attempt(address))
+                .clone()
+        };
+        let outcome = attempt.clone().await;
+        lock(&self.inner.pool).finish(address, &attempt, &outcome);
+        outcome.map_err(|error| copy_error(&error))
     }
 
-    /// The pooled connection to `address` if it is open and not idle too long;
-    /// a stale one is closed and removed.
-    fn pooled(&self, address: &str) -> Option<Connection> {
-        let mut connections = lock(&self.inner.connections);
-        let connection = connections.get(address)?;
-        if !connection.is_closed()
-            && connection.idle_for() < self.inner.config.connections_max_idle()
-        {
-            return Some(connection.clone());
+    /// A new, not yet started attempt to connect to `address`; it runs while
+    /// any waiter polls it.
+    fn connect_attempt(&self, address: &str) -> ConnectAttempt {
+        let address = address.to_owned();
+        let config = self.inner.config.clone();
+        async move {
+            tracing::debug!(%address, "connecting");
+            Connection::connect(&address, &config)
+                .await
+                .map_err(Arc::new)
         }
-        connection.close("idle or broken; replacing");
-        connections.remove(address);
-        None
+        .boxed()
+        .shared()
     }
 
     /// Some open connection, preferring one already in the pool.
@@ -264,7 +333,8 @@ impl Client {
     /// # Errors
     /// The last connection error when no broker can be reached.
     pub async fn any_connection(&self) -> Result<Connection> {
-        let open = lock(&self.inner.connections)
+        let open = lock(&self.inner.pool)
+            .open
             .values()
             .find(|c| !c.is_closed())
             .cloned();
@@ -307,10 +377,220 @@ impl Client {
 
     /// Closes every pooled connection; later calls reconnect.
     pub fn close(&self) {
-        let mut connections = lock(&self.inner.connections);
-        for connection in connections.values() {
+        let mut pool = lock(&self.inner.pool);
+        for connection in pool.open.values() {
             connection.close("client closed");
         }
-        connections.clear();
+        pool.open.clear();
+        pool.connecting.clear();
+    }
+}
+
+/// A copy of a shared connection error for one of the attempt's waiters.
+/// Every variant is listed, so a new one must decide how it is copied.
+// `#[derive(Clone)]` on `ClientError` would turn this into `.clone()`.
+fn copy_error(error: &ClientError) -> ClientError {
+    use ClientError as E;
+    match error {
+        E::Config(reason) => E::Config(reason.clone()),
+        E::Connect { address, reason } => E::Connect {
+            address: address.clone(),
+            reason: reason.clone(),
+        },
+        E::BootstrapFailed { last_error } => E::BootstrapFailed {
+            last_error: Box::new(copy_error(last_error)),
+        },
+        E::Disconnected { address, reason } => E::Disconnected {
+            address: address.clone(),
+            reason: reason.clone(),
+        },
+        E::RequestTimeout {
+            api,
+            address,
+            timeout,
+        } => E::RequestTimeout {
+            api,
+            address: address.clone(),
+            timeout: *timeout,
+        },
+        E::OperationTimeout {
+            timeout,
+            last_error,
+        } => E::OperationTimeout {
+            timeout: *timeout,
+            last_error: Box::new(copy_error(last_error)),
+        },
+        E::UnsupportedVersion {
+            api,
+            address,
+            broker,
+            client,
+        } => E::UnsupportedVersion {
+            api,
+            address: address.clone(),
+            broker: *broker,
+            client: *client,
+        },
+        E::Protocol { address, reason } => E::Protocol {
+            address: address.clone(),
+            reason: reason.clone(),
+        },
+        E::Encode {
+            api,
+            version,
+            reason,
+        } => E::Encode {
+            api,
+            version: *version,
+            reason: reason.clone(),
+        },
+        E::Broker { code, context } => E::broker(*code, context.clone()),
+        E::UnknownPartition { topic, partition } => E::UnknownPartition {
+            topic: topic.clone(),
+            partition: *partition,
+        },
+        E::UnknownBroker(broker_id) => E::UnknownBroker(*broker_id),
+        E::GroupNotEmpty { group, state } => E::GroupNotEmpty {
+            group: group.clone(),
+            state: state.clone(),
+        },
+        E::Closed => E::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::{SinkExt, StreamExt};
+    use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+    use sluice_protocol::{FrameCodec, decode_request_frame, encode_response};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::codec::Framed;
+
+    use super::*;
+
+    /// A listener that counts the connections it accepts, hangs up on the
+    /// first `refused` of them and answers ApiVersions on the others.
+    struct CountingBroker {
+        address: String,
+        accepted: Arc<AtomicUsize>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for CountingBroker {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl CountingBroker {
+        async fn start(refused: usize) -> std::io::Result<CountingBroker> {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let address = listener.local_addr()?.to_string();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let counter = accepted.clone();
+            let task = tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    if counter.fetch_add(1, Ordering::SeqCst) >= refused {
+                        tokio::spawn(answer_api_versions(socket));
+                    }
+                }
+            });
+            Ok(CountingBroker {
+                address,
+                accepted,
+                task,
+            })
+        }
+
+        fn accepted(&self) -> usize {
+            self.accepted.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn answer_api_versions(socket: TcpStream) {
+        let mut frames = Framed::new(socket, FrameCodec::default());
+        while let Some(Ok(frame)) = frames.next().await {
+            let Ok(request) = decode_request_frame(frame) else {
+                return;
+            };
+            if request.api_key != ApiKey::ApiVersions {
+                return;
+            }
+            let response = ApiVersionsResponse::default();
+            let encoded =
+                encode_response(request.correlation_id(), request.api_version(), &response);
+            let Ok(encoded) = encoded else { return };
+            if frames.send(encoded).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// A client with no connection open yet (no bootstrap round trip).
+    fn unconnected_client(bootstrap: &str) -> Client {
+        let config = ClientConfig::new(bootstrap);
+        Client {
+            inner: Arc::new(ClientInner {
+                backoff: Backoff::new(config.retry_backoff_ms, config.retry_backoff_max_ms),
+                bootstrap: vec![bootstrap.to_owned()],
+                config,
+                metadata: Mutex::new(MetadataCache::new()),
+                pool: Mutex::default(),
+                coordinators: Mutex::default(),
+                rng: Mutex::new(StdRng::seed_from_u64(7)),
+                refresh_gate: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    const CALLERS: usize = 8;
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_connection() -> std::io::Result<()> {
+        let broker = CountingBroker::start(0).await?;
+        let client = unconnected_client(&broker.address);
+        let calls = (0..CALLERS).map(|_| client.connection_to_address(&broker.address));
+        let results = futures::future::join_all(calls).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(broker.accepted(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_fails_every_waiter() -> std::io::Result<()> {
+        let broker = CountingBroker::start(1).await?;
+        let client = unconnected_client(&broker.address);
+        let calls = (0..CALLERS).map(|_| client.connection_to_address(&broker.address));
+        let results = futures::future::join_all(calls).await;
+        assert!(
+            results
+                .iter()
+                .all(|result| matches!(result, Err(ClientError::Disconnected { .. }))),
+            "{results:?}"
+        );
+        assert_eq!(broker.accepted(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_retried_by_the_next_call() -> std::io::Result<()> {
+        let broker = CountingBroker::start(1).await?;
+        let client = unconnected_client(&broker.address);
+        assert!(client.connection_to_address(&broker.address).await.is_err());
+        assert!(client.connection_to_address(&broker.address).await.is_ok());
+        assert_eq!(broker.accepted(), 2);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_open_connection_is_reused() -> std::io::Result<()> {
+        let broker = CountingBroker::start(0).await?;
+        let client = unconnected_client(&broker.address);
+        assert!(client.connection_to_address(&broker.address).await.is_ok());
+        assert!(client.connection_to_address(&broker.address).await.is_ok());
+        assert_eq!(broker.accepted(), 1);
+        Ok(())
     }
 }

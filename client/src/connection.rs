@@ -8,22 +8,22 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::{Request, StrBytes};
-use sluice_protocol::ErrorCode;
+use sluice_protocol::{ErrorCode, FrameCodec, FrameError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::{Encoder, FramedRead};
 
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
 use crate::versions::{ApiVersionTable, BrokerApi, VersionMismatch, api_name};
-use crate::wire::{self, FrameDecoder, WireError};
+use crate::wire;
 
 /// The ApiVersions version tried first; v3 is the first flexible one and what
 /// current brokers answer.
@@ -92,6 +92,8 @@ impl Shared {
 
 struct Inner {
     shared: Shared,
+    /// Frames requests; the reader's copy holds responses to `max_response_bytes`.
+    codec: FrameCodec,
     client_id: String,
     request_timeout: Duration,
     requests: mpsc::Sender<Outgoing>,
@@ -164,15 +166,13 @@ impl Connection {
         };
         let max_in_flight = config.max_in_flight_requests_per_connection;
         let (requests, outgoing) = mpsc::channel(max_in_flight.max(1));
+        let codec = FrameCodec::new(config.max_response_bytes);
         let writer = tokio::spawn(write_loop(write_half, outgoing, shared.clone()));
-        let reader = tokio::spawn(read_loop(
-            read_half,
-            config.max_response_bytes,
-            shared.clone(),
-        ));
+        let reader = tokio::spawn(read_loop(read_half, codec, shared.clone()));
         Connection {
             inner: Arc::new(Inner {
                 shared,
+                codec,
                 client_id: config.client_id.clone(),
                 request_timeout: config.request_timeout(),
                 requests,
@@ -370,14 +370,22 @@ impl Connection {
             .map_err(|_| self.inner.shared.disconnected("connection writer ended"))
     }
 
+    /// The request as it goes on the socket: header and body, size-prefixed
+    /// by the shared frame codec.
     fn encode<R: Request>(&self, correlation_id: i32, version: i16, body: &R) -> Result<Bytes> {
-        wire::encode_request(correlation_id, &self.inner.client_id, version, body).map_err(
-            |error| ClientError::Encode {
-                api: api_name(R::KEY),
-                version,
-                reason: error.to_string(),
-            },
-        )
+        let encode_error = |reason: String| ClientError::Encode {
+            api: api_name(R::KEY),
+            version,
+            reason,
+        };
+        let request = wire::encode_request(correlation_id, &self.inner.client_id, version, body)
+            .map_err(|error| encode_error(error.to_string()))?;
+        let mut frame = BytesMut::new();
+        let mut codec = self.inner.codec;
+        codec
+            .encode(request, &mut frame)
+            .map_err(|error| encode_error(error.to_string()))?;
+        Ok(frame.freeze())
     }
 
     fn next_correlation_id(&self) -> i32 {
@@ -453,13 +461,14 @@ async fn write_loop(
 }
 
 /// Reads response frames and hands each to the oldest waiting request,
-/// checking that the correlation ids agree.
-async fn read_loop(socket: OwnedReadHalf, max_response_bytes: usize, shared: Shared) {
-    let mut frames = FramedRead::new(socket, FrameDecoder::new(max_response_bytes));
+/// checking that the correlation ids agree. A frame announcing more than
+/// `max_response_bytes` closes the connection before anything is allocated.
+async fn read_loop(socket: OwnedReadHalf, codec: FrameCodec, shared: Shared) {
+    let mut frames = FramedRead::new(socket, codec);
     let reason = loop {
         let frame = match frames.next().await {
             Some(Ok(frame)) => frame,
-            Some(Err(WireError::Io(error))) => break format!("read failed: {error}"),
+            Some(Err(FrameError::Io(error))) => break format!("read failed: {error}"),
             Some(Err(error)) => break error.to_string(),
             None => break "closed by broker".to_owned(),
         };
@@ -476,4 +485,50 @@ async fn read_loop(socket: OwnedReadHalf, max_response_bytes: usize, shared: Sha
     };
     tracing::debug!(address = %shared.address, %reason, "connection closed");
     shared.fail_all(&reason);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A peer that reads one request and answers with a size prefix of
+    /// `announced_bytes`, then waits for the client to hang up.
+    async fn peer_announcing(announced_bytes: i32) -> std::io::Result<String> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?.to_string();
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut prefix = [0u8; 4];
+            if socket.read_exact(&mut prefix).await.is_err() {
+                return;
+            }
+            let request_bytes = usize::try_from(i32::from_be_bytes(prefix)).unwrap_or(0);
+            let mut request = vec![0u8; request_bytes];
+            if socket.read_exact(&mut request).await.is_err() {
+                return;
+            }
+            let _ = socket.write_all(&announced_bytes.to_be_bytes()).await;
+            let _ = socket.read(&mut [0u8; 1]).await;
+        });
+        Ok(address)
+    }
+
+    #[tokio::test]
+    async fn response_above_max_response_bytes_closes_the_connection() -> std::io::Result<()> {
+        let address = peer_announcing(1025).await?;
+        let mut config = ClientConfig::new(address.clone());
+        config.max_response_bytes = 1024;
+        config.request_timeout_ms = 10_000;
+        match Connection::connect(&address, &config).await {
+            Err(ClientError::Disconnected { reason, .. }) => {
+                assert!(reason.contains("exceeds the limit"), "{reason}");
+            }
+            other => panic!("expected a disconnect for the oversized response, got {other:?}"),
+        }
+        Ok(())
+    }
 }

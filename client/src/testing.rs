@@ -11,13 +11,24 @@
 //! `--advertised-listener`; for Kafka a `server.properties` written before
 //! `kafka.sh` runs), so every client connection, after bootstrap too, goes
 //! through the proxy and [`TcpProxy::cut_all`] drops all of them.
+//!
+//! [`TestBroker::shared_bootstrap`] starts one broker per test binary, shared
+//! by its tests (through unique topic and group names), for suites where a
+//! broker per test would cost more than the tests (a Kafka JVM starts in
+//! seconds); `SLUICE_TEST_BOOTSTRAP=host:port` points it at a broker that is
+//! already running.
+//!
+//! Every broker runs under a small guard shell that SIGKILLs it when the
+//! guard's stdin pipe closes: when the handle drops, and when the test
+//! process exits however it exits (the kernel closes the pipe), so no broker
+//! outlives its tests, not even the shared one, which is never dropped.
 #![allow(clippy::print_stderr)]
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -30,6 +41,26 @@ use crate::{Client, ClientConfig};
 const SLUICE_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the Kafka JVM may take to answer after start.
 const KAFKA_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The guard shell around a broker process (see the module docs). `$1` is a
+/// directory to delete once the broker is gone (empty for none); the rest is
+/// the broker's command line. Background jobs of a non-interactive shell read
+/// /dev/null, so the guard reads the pipe through a copy of it on fd 3.
+const GUARD_SCRIPT: &str = r#"remove="$1"; shift
+exec 3<&0
+"$@" </dev/null 3<&- &
+broker=$!
+{ read -r _ <&3; kill -9 "$broker" 2>/dev/null; } &
+guard=$!
+exec 3<&-
+wait "$broker"; status=$?
+kill "$guard" 2>/dev/null
+[ -n "$remove" ] && rm -rf "$remove"
+exit "$status"
+"#;
+
+/// The broker shared by the tests of this process, or why it did not start.
+static SHARED_BROKER: OnceLock<Result<TestBroker, String>> = OnceLock::new();
 
 /// Which broker implementation a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +91,8 @@ pub struct TestBroker {
     dir: tempfile::TempDir,
     child: Option<Child>,
     proxy: Option<TcpProxy>,
+    /// Whether the guard deletes `dir` (for the shared broker, never dropped).
+    guard_removes_dir: bool,
 }
 
 impl TestBroker {
@@ -69,7 +102,7 @@ impl TestBroker {
     /// # Errors
     /// When the process cannot start or does not answer in time.
     pub async fn start() -> io::Result<TestBroker> {
-        TestBroker::launch(BrokerKind::from_env(), false).await
+        TestBroker::launch(BrokerKind::from_env(), false, false).await
     }
 
     /// As [`TestBroker::start`], with a [`TcpProxy`] as the advertised address.
@@ -77,10 +110,46 @@ impl TestBroker {
     /// # Errors
     /// As [`TestBroker::start`].
     pub async fn start_behind_proxy() -> io::Result<TestBroker> {
-        TestBroker::launch(BrokerKind::from_env(), true).await
+        TestBroker::launch(BrokerKind::from_env(), true, false).await
     }
 
-    async fn launch(kind: BrokerKind, behind_proxy: bool) -> io::Result<TestBroker> {
+    /// The bootstrap address of one broker shared by every test of this test
+    /// process, started (as [`TestBroker::start`] would) on first use, or the
+    /// `SLUICE_TEST_BOOTSTRAP` address when that is set. The broker is killed
+    /// and its directory deleted when the process exits.
+    ///
+    /// # Errors
+    /// When the broker did not start; every later call reports the same.
+    pub async fn shared_bootstrap() -> io::Result<String> {
+        if let Ok(address) = std::env::var("SLUICE_TEST_BOOTSTRAP") {
+            return Ok(address);
+        }
+        // Started on a thread of its own so that a test cancelled while
+        // waiting cannot abandon the start half-way.
+        let shared = tokio::task::spawn_blocking(|| SHARED_BROKER.get_or_init(start_shared))
+            .await
+            .map_err(io::Error::other)?;
+        shared
+            .as_ref()
+            .map(TestBroker::bootstrap)
+            .map_err(|reason| io::Error::other(reason.clone()))
+    }
+
+    /// Starts a broker and waits until it answers; `guard_removes_dir` for
+    /// a broker whose handle is never dropped.
+    async fn launch(
+        kind: BrokerKind,
+        behind_proxy: bool,
+        guard_removes_dir: bool,
+    ) -> io::Result<TestBroker> {
+        let mut broker = TestBroker::new(kind, behind_proxy).await?;
+        broker.guard_removes_dir = guard_removes_dir;
+        broker.spawn()?;
+        broker.wait_ready().await?;
+        Ok(broker)
+    }
+
+    async fn new(kind: BrokerKind, behind_proxy: bool) -> io::Result<TestBroker> {
         let port = free_port()?;
         let controller_port = free_port()?;
         let proxy = if behind_proxy {
@@ -89,7 +158,7 @@ impl TestBroker {
             None
         };
         let advertised_port = proxy.as_ref().map_or(port, TcpProxy::port);
-        let mut broker = TestBroker {
+        Ok(TestBroker {
             kind,
             port,
             controller_port,
@@ -97,10 +166,8 @@ impl TestBroker {
             dir: tempfile::tempdir()?,
             child: None,
             proxy,
-        };
-        broker.spawn()?;
-        broker.wait_ready().await?;
-        Ok(broker)
+            guard_removes_dir: false,
+        })
     }
 
     /// The address clients bootstrap from (the proxy's when behind one).
@@ -134,12 +201,25 @@ impl TestBroker {
             .create(true)
             .append(true)
             .open(self.dir.path().join("broker.log"))?;
-        let mut command = match self.kind {
+        let broker = match self.kind {
             BrokerKind::Kafka => self.kafka_command()?,
             BrokerKind::Sluice => self.sluice_command(),
         };
+        let remove = if self.guard_removes_dir {
+            self.dir.path().as_os_str().to_owned()
+        } else {
+            std::ffi::OsString::new()
+        };
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(GUARD_SCRIPT)
+            .arg("sluice-test-broker-guard")
+            .arg(remove)
+            .arg(broker.get_program())
+            .args(broker.get_args());
         let child = command
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
@@ -235,9 +315,11 @@ impl TestBroker {
         ))
     }
 
+    /// SIGKILLs the broker: closing the guard's stdin makes it kill the
+    /// broker and exit, and waiting for the guard waits for the broker.
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            drop(child.stdin.take());
             let _ = child.wait();
         }
     }
@@ -247,6 +329,18 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts the shared broker on a runtime of its own (the caller's runtime
+/// belongs to one test, which may end first).
+fn start_shared() -> Result<TestBroker, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("runtime for the shared test broker: {error}"))?;
+    runtime
+        .block_on(TestBroker::launch(BrokerKind::from_env(), false, true))
+        .map_err(|error| format!("shared test broker: {error}"))
 }
 
 /// The workspace root: the parent of this crate's manifest directory.

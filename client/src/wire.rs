@@ -1,42 +1,32 @@
-//! The client's framing: Kafka frames are an `i32` big-endian size followed by
-//! that many bytes of header and body.
+//! The client's side of the request/response envelope: the request header it
+//! sends (API key and version, correlation id, client id), how it reads a
+//! response back strictly, and how it peeks a response's correlation id.
 //!
-//! Kept in this one module so it can be swapped for `sluice_protocol`'s frame
-//! codec once that settles. Message bodies and headers are encoded by
-//! `kafka-protocol`; this module only frames them and picks header versions.
+//! Framing — the size prefix and the response size limit checked before
+//! allocating — is `sluice_protocol::FrameCodec`, the same codec the broker
+//! uses; header and body bytes come from `kafka-protocol` through
+//! `sluice_protocol::encode_request`. What is left here is what only a
+//! client decides.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio_util::codec::Decoder;
+use kafka_protocol::protocol::{Decodable, HeaderVersion, Request, StrBytes};
 
-/// Bytes of the size prefix.
-const SIZE_PREFIX_BYTES: usize = 4;
-
-/// What can be wrong with a frame.
+/// What can be wrong with a request or response envelope. Framing errors are
+/// `sluice_protocol::FrameError`.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    /// The size prefix is negative or above the configured limit.
-    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
-    FrameTooLarge {
-        /// The announced size.
-        size: i64,
-        /// The configured limit.
-        limit: usize,
-    },
     /// A header or body could not be encoded.
     #[error("encode: {0}")]
     Encode(String),
     /// A header or body could not be decoded.
     #[error("decode: {0}")]
     Decode(String),
-    /// The socket failed.
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
 }
 
-/// Encodes one request frame: size prefix, request header (at the version the
-/// API's request header needs), body at `version`.
+/// Encodes one request (header and body, without the size prefix that
+/// `FrameCodec` adds): the request header at the version the API's request
+/// header needs, the body at `version`.
 ///
 /// # Errors
 /// [`WireError::Encode`] when a field cannot be represented at `version`.
@@ -51,27 +41,8 @@ pub fn encode_request<R: Request>(
         .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(StrBytes::from_string(client_id.to_owned())));
-    let header_version = R::header_version(version);
-    let size = header.compute_size(header_version).map_err(encode_error)?
-        + body.compute_size(version).map_err(encode_error)?;
-    let size_prefix = i32::try_from(size)
-        .map_err(|_| WireError::Encode(format!("request of {size} bytes is too large")))?;
-    let mut frame = BytesMut::with_capacity(SIZE_PREFIX_BYTES + size);
-    frame.put_i32(size_prefix);
-    header
-        .encode(&mut frame, header_version)
-        .map_err(encode_error)?;
-    body.encode(&mut frame, version).map_err(encode_error)?;
-    debug_assert_eq!(
-        frame.len(),
-        SIZE_PREFIX_BYTES + size,
-        "compute_size matches encode"
-    );
-    Ok(frame.freeze())
-}
-
-fn encode_error(error: impl std::fmt::Display) -> WireError {
-    WireError::Encode(format!("{error:#}"))
+    sluice_protocol::encode_request(&header, body)
+        .map_err(|error| WireError::Encode(error.to_string()))
 }
 
 fn decode_error(error: impl std::fmt::Display) -> WireError {
@@ -87,7 +58,9 @@ pub fn correlation_id(frame: &[u8]) -> Option<i32> {
 
 /// Decodes a response frame (without its size prefix) for request type `R`
 /// sent at `version`. ApiVersions responses always use header v0, which
-/// `kafka-protocol`'s header table already encodes.
+/// `kafka-protocol`'s header table already encodes. Stricter than a broker
+/// needs to be: bytes left after the body mean the versions disagree, and
+/// reading on would hand the caller a wrong answer.
 ///
 /// # Errors
 /// [`WireError::Decode`] when the bytes do not parse or leave bytes unread.
@@ -107,85 +80,30 @@ pub fn decode_response<R: Request>(
     Ok((header, body))
 }
 
-/// Splits a byte stream into frames (size prefix removed), refusing frames
-/// above `max_frame_bytes` before allocating for them.
-#[derive(Debug, Clone, Copy)]
-pub struct FrameDecoder {
-    max_frame_bytes: usize,
-}
-
-impl FrameDecoder {
-    /// A decoder accepting frames of at most `max_frame_bytes`.
-    pub fn new(max_frame_bytes: usize) -> Self {
-        FrameDecoder { max_frame_bytes }
-    }
-}
-
-impl Decoder for FrameDecoder {
-    type Item = Bytes;
-    type Error = WireError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, WireError> {
-        let Some(prefix) = src.get(..SIZE_PREFIX_BYTES) else {
-            return Ok(None);
-        };
-        let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-        let size = usize::try_from(size)
-            .ok()
-            .filter(|size| *size <= self.max_frame_bytes)
-            .ok_or(WireError::FrameTooLarge {
-                size: i64::from(size),
-                limit: self.max_frame_bytes,
-            })?;
-        if src.len() < SIZE_PREFIX_BYTES + size {
-            src.reserve(SIZE_PREFIX_BYTES + size - src.len());
-            return Ok(None);
-        }
-        src.advance(SIZE_PREFIX_BYTES);
-        Ok(Some(src.split_to(size).freeze()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::{BufMut, BytesMut};
     use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+    use kafka_protocol::protocol::Encodable;
 
     #[test]
-    fn decoder_waits_for_a_whole_frame() {
-        let mut decoder = FrameDecoder::new(64);
-        let mut buffer = BytesMut::from(&[0u8, 0, 0, 3, 1, 2][..]);
-        assert!(matches!(decoder.decode(&mut buffer), Ok(None)));
-        buffer.put_u8(3);
-        let frame = decoder.decode(&mut buffer).ok().flatten();
-        assert_eq!(frame.as_deref(), Some(&[1u8, 2, 3][..]));
-        assert!(buffer.is_empty());
+    fn request_carries_key_version_and_correlation_id() {
+        let request = encode_request(42, "me", 12, &MetadataRequest::default()).ok();
+        let request = request.unwrap_or_default();
+        assert_eq!(&request[0..2], &3i16.to_be_bytes()); // Metadata api key
+        assert_eq!(&request[2..4], &12i16.to_be_bytes());
+        assert_eq!(correlation_id(&request[4..]), Some(42));
     }
 
     #[test]
-    fn decoder_refuses_oversized_and_negative_sizes() {
-        let mut decoder = FrameDecoder::new(8);
-        let mut oversized = BytesMut::from(&9i32.to_be_bytes()[..]);
-        assert!(matches!(
-            decoder.decode(&mut oversized),
-            Err(WireError::FrameTooLarge { .. })
-        ));
-        let mut negative = BytesMut::from(&(-1i32).to_be_bytes()[..]);
-        assert!(matches!(
-            decoder.decode(&mut negative),
-            Err(WireError::FrameTooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn request_frame_carries_size_key_version_and_correlation_id() {
-        let frame = encode_request(42, "me", 12, &MetadataRequest::default()).ok();
-        let frame = frame.unwrap_or_default();
-        let size = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
-        assert_eq!(usize::try_from(size).ok(), Some(frame.len() - 4));
-        assert_eq!(&frame[4..6], &3i16.to_be_bytes()); // Metadata api key
-        assert_eq!(&frame[6..8], &12i16.to_be_bytes());
-        assert_eq!(correlation_id(&frame[8..]), Some(42));
+    fn request_decodes_as_the_broker_reads_it() {
+        let request = encode_request(7, "me", 12, &MetadataRequest::default());
+        let frame = request
+            .ok()
+            .and_then(|bytes| sluice_protocol::decode_request_frame(bytes).ok());
+        let client_id = frame.and_then(|frame| frame.header.client_id);
+        assert_eq!(client_id.as_deref(), Some("me"));
     }
 
     #[test]

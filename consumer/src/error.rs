@@ -62,6 +62,15 @@ pub enum ConsumerError {
     /// The partition is not assigned to this consumer.
     #[error("{0} is not assigned to this consumer")]
     NotAssigned(TopicPartition),
+    /// `offsets_for_times` was given a timestamp below zero (on the wire
+    /// those mean "earliest" and "latest", not a time).
+    #[error("timestamp {timestamp_ms} for {partition} is negative")]
+    NegativeTimestamp {
+        /// The partition it was given for.
+        partition: TopicPartition,
+        /// The timestamp.
+        timestamp_ms: i64,
+    },
     /// The consumer was closed.
     #[error("the consumer is closed")]
     Closed,

@@ -8,7 +8,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `config` | [`ConsumerConfig`]: Kafka's consumer settings and defaults |
-//! | `consumer` | [`Consumer`]: `subscribe`/`assign`, `poll`, `seek`, `pause`, commits; `consumer::rebalance` its side of a rebalance |
+//! | `consumer` | [`Consumer`]: `subscribe`/`assign`, `poll`, `seek`, `pause`, commits; `consumer::rebalance` its side of a rebalance; `consumer::offsets` seeks to the log start/end and offset lookups (`offsets_for_times`) |
 //! | `positions` | where each assigned partition is read next (sans-IO) |
 //! | `fetch_buffer` | fetched batches drained into records (sans-IO) |
 //! | `fetcher` | one Fetch per leader, on its own task (prefetch) |

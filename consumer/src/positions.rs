@@ -14,6 +14,10 @@ pub(crate) enum Position {
     AwaitingCommitted,
     /// No usable offset: apply `auto.offset.reset`.
     AwaitingReset,
+    /// `seek_to_beginning`: look up the log start offset on the next `poll`.
+    AwaitingEarliest,
+    /// `seek_to_end`: look up the log end offset on the next `poll`.
+    AwaitingLatest,
     /// The next offset to return.
     At(i64),
 }
@@ -187,6 +191,17 @@ mod tests {
         positions.add(&[tp(0)], Position::At(9));
         positions.add(&[tp(0)], Position::AwaitingCommitted);
         assert_eq!(positions.position(&tp(0)), Some(9));
+    }
+
+    #[test]
+    fn a_pending_seek_to_the_log_bounds_has_no_position_and_is_not_fetched() {
+        let mut positions = Positions::default();
+        positions.add(&[tp(0), tp(1)], Position::At(7));
+        assert!(positions.set(&tp(0), Position::AwaitingEarliest).is_ok());
+        assert!(positions.set(&tp(1), Position::AwaitingLatest).is_ok());
+        assert_eq!(positions.position(&tp(0)), None);
+        assert!(positions.fetchable(&BTreeSet::new()).is_empty());
+        assert_eq!(positions.awaiting(Position::AwaitingLatest), vec![tp(1)]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ async fn assigned_partition_is_read_in_order_from_the_earliest_offset() -> anyho
         let topic = unique_topic("assign");
         let client = create_topic(&topic, 1).await?;
         produce(&client, &topic, 0, &values("v", 10), Compression::None).await?;
-        let mut consumer = Consumer::connect(consumer_config(None)?).await?;
+        let mut consumer = Consumer::connect(consumer_config(None).await?).await?;
         consumer.assign(&[TopicPartition::new(topic.as_str(), 0)]);
         let records = poll_n(&mut consumer, 10).await?;
         assert_eq!(
@@ -60,7 +60,7 @@ async fn seek_rereads_from_the_given_offset() -> anyhow::Result<()> {
         let client = create_topic(&topic, 1).await?;
         produce(&client, &topic, 0, &values("v", 10), Compression::None).await?;
         let tp = TopicPartition::new(topic.as_str(), 0);
-        let mut consumer = Consumer::connect(consumer_config(None)?).await?;
+        let mut consumer = Consumer::connect(consumer_config(None).await?).await?;
         consumer.assign(std::slice::from_ref(&tp));
         poll_n(&mut consumer, 10).await?;
         consumer.seek(&tp, 6)?;
@@ -97,7 +97,7 @@ async fn every_codec_is_decompressed() -> anyhow::Result<()> {
             )
             .await?;
         }
-        let mut consumer = Consumer::connect(consumer_config(None)?).await?;
+        let mut consumer = Consumer::connect(consumer_config(None).await?).await?;
         consumer.assign(&[TopicPartition::new(topic.as_str(), 0)]);
         let records = poll_n(&mut consumer, 250).await?;
         let expected: Vec<String> = codecs
@@ -117,7 +117,7 @@ async fn latest_reset_skips_records_written_before() -> anyhow::Result<()> {
         let topic = unique_topic("latest");
         let client = create_topic(&topic, 1).await?;
         produce(&client, &topic, 0, &values("old", 5), Compression::None).await?;
-        let mut config = consumer_config(None)?;
+        let mut config = consumer_config(None).await?;
         config.auto_offset_reset = AutoOffsetReset::Latest;
         let tp = TopicPartition::new(topic.as_str(), 0);
         let mut consumer = Consumer::connect(config).await?;
@@ -141,7 +141,7 @@ async fn reset_none_without_a_committed_offset_is_an_error() -> anyhow::Result<(
     bounded(LIMIT, async {
         let topic = unique_topic("none");
         create_topic(&topic, 1).await?;
-        let mut config = consumer_config(Some(&unique_topic("group-none")))?;
+        let mut config = consumer_config(Some(&unique_topic("group-none"))).await?;
         config.auto_offset_reset = AutoOffsetReset::None;
         let mut consumer = Consumer::connect(config).await?;
         consumer.assign(&[TopicPartition::new(topic.as_str(), 0)]);
@@ -167,7 +167,7 @@ async fn paused_partition_returns_nothing_until_resumed() -> anyhow::Result<()> 
             TopicPartition::new(topic.as_str(), 0),
             TopicPartition::new(topic.as_str(), 1),
         );
-        let mut consumer = Consumer::connect(consumer_config(None)?).await?;
+        let mut consumer = Consumer::connect(consumer_config(None).await?).await?;
         consumer.assign(&[p0.clone(), p1.clone()]);
         consumer.pause(std::slice::from_ref(&p1))?;
         let first = poll_n(&mut consumer, 3).await?;
@@ -190,7 +190,7 @@ async fn committed_offsets_are_where_the_next_consumer_starts() -> anyhow::Resul
         let client = create_topic(&topic, 1).await?;
         produce(&client, &topic, 0, &values("v", 10), Compression::None).await?;
         let tp = TopicPartition::new(topic.as_str(), 0);
-        let mut config = consumer_config(Some(&group))?;
+        let mut config = consumer_config(Some(&group)).await?;
         config.enable_auto_commit = false;
         let mut first = Consumer::connect(config.clone()).await?;
         first.assign(std::slice::from_ref(&tp));

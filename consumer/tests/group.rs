@@ -81,7 +81,7 @@ async fn produce_round(
 async fn members_join_and_leave_without_loss_or_duplicates(strategy: &str) -> anyhow::Result<()> {
     let topic = unique_topic(&format!("group-{strategy}"));
     let client = create_topic(&topic, PARTITIONS).await?;
-    let mut config = consumer_config(Some(&unique_topic("g")))?;
+    let mut config = consumer_config(Some(&unique_topic("g"))).await?;
     config.enable_auto_commit = false;
     config.max_poll_records = 50;
     config.partition_assignment_strategy = vec![strategy.to_owned()];
@@ -161,7 +161,7 @@ async fn every_partition_is_assigned_to_exactly_one_of_three_members() -> anyhow
     bounded(LIMIT, async {
         let topic = unique_topic("spread");
         create_topic(&topic, PARTITIONS).await?;
-        let config = consumer_config(Some(&unique_topic("g-spread")))?;
+        let config = consumer_config(Some(&unique_topic("g-spread"))).await?;
         let assignments = Assignments::default();
         let (stop, stop_rx) = watch::channel(false);
         let mut handles = Vec::new();
@@ -195,7 +195,7 @@ async fn topic_created_after_subscribe_is_consumed() -> anyhow::Result<()> {
     bounded(LIMIT, async {
         let topic = unique_topic("later");
         let mut consumer =
-            Consumer::connect(consumer_config(Some(&unique_topic("g-later")))?).await?;
+            Consumer::connect(consumer_config(Some(&unique_topic("g-later"))).await?).await?;
         consumer.subscribe(&[topic.as_str()])?;
         consumer.poll(Duration::from_millis(200)).await?;
         assert!(consumer.assignment().is_empty());
@@ -232,7 +232,7 @@ async fn member_that_stops_polling_leaves_and_rejoins_when_it_polls_again() -> a
     bounded(LIMIT, async {
         let topic = unique_topic("slow");
         create_topic(&topic, 4).await?;
-        let mut config = consumer_config(Some(&unique_topic("g-slow")))?;
+        let mut config = consumer_config(Some(&unique_topic("g-slow"))).await?;
         config.max_poll_interval_ms = 2_000;
         let assignments = Assignments::default();
         let lost = Arc::new(Mutex::new(Vec::new()));

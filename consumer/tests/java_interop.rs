@@ -23,13 +23,17 @@ impl Drop for JavaConsumer {
     }
 }
 
-fn java_console_consumer(topic: &str, group: &str) -> anyhow::Result<JavaConsumer> {
+fn java_console_consumer(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+) -> anyhow::Result<JavaConsumer> {
     let tool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka-tool");
     let child = Command::new(tool)
         .args([
             "kafka-console-consumer",
             "--bootstrap-server",
-            &bootstrap()?,
+            bootstrap,
             "--topic",
             topic,
         ])
@@ -47,8 +51,8 @@ async fn sluice_and_java_consumers_split_a_group() -> anyhow::Result<()> {
         let topic = unique_topic("interop");
         let group = unique_topic("g-interop");
         create_topic(&topic, 4).await?;
-        let _java = java_console_consumer(&topic, &group)?;
-        let mut consumer = Consumer::connect(consumer_config(Some(&group))?).await?;
+        let _java = java_console_consumer(&bootstrap().await?, &topic, &group)?;
+        let mut consumer = Consumer::connect(consumer_config(Some(&group)).await?).await?;
         consumer.subscribe(&[topic.as_str()])?;
         // Both members end up with two partitions once the Java member has joined too.
         while consumer.assignment().len() != 2 {

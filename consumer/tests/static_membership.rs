@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn static_config(group: &str, instance: &str) -> anyhow::Result<ConsumerConfig> {
-    let mut config = consumer_config(Some(group))?;
+async fn static_config(group: &str, instance: &str) -> anyhow::Result<ConsumerConfig> {
+    let mut config = consumer_config(Some(group)).await?;
     config.group_instance_id = Some(instance.to_owned());
     Ok(config)
 }
@@ -30,7 +30,7 @@ async fn restarted_static_member_gets_its_partitions_back() -> anyhow::Result<()
         let (stop, stop_rx) = watch::channel(false);
         let mut handles = Vec::new();
         for (index, instance) in ["a", "b"].into_iter().enumerate() {
-            let mut consumer = Consumer::connect(static_config(&group, instance)?).await?;
+            let mut consumer = Consumer::connect(static_config(&group, instance).await?).await?;
             consumer.subscribe(&[topic.as_str()])?;
             handles.push(keep_polling(
                 index,
@@ -57,7 +57,7 @@ async fn restarted_static_member_gets_its_partitions_back() -> anyhow::Result<()
         let before = a.assignment();
         a.close().await;
 
-        let mut restarted = Consumer::connect(static_config(&group, "a")?).await?;
+        let mut restarted = Consumer::connect(static_config(&group, "a").await?).await?;
         restarted.subscribe(&[topic.as_str()])?;
         while restarted.assignment().is_empty() {
             restarted.poll(Duration::from_millis(100)).await?;
@@ -76,12 +76,12 @@ async fn second_member_with_the_same_instance_id_fences_the_first() -> anyhow::R
         let topic = unique_topic("fence");
         let group = unique_topic("g-fence");
         create_topic(&topic, 2).await?;
-        let mut first = Consumer::connect(static_config(&group, "same")?).await?;
+        let mut first = Consumer::connect(static_config(&group, "same").await?).await?;
         first.subscribe(&[topic.as_str()])?;
         while first.assignment().is_empty() {
             first.poll(Duration::from_millis(100)).await?;
         }
-        let mut second = Consumer::connect(static_config(&group, "same")?).await?;
+        let mut second = Consumer::connect(static_config(&group, "same").await?).await?;
         second.subscribe(&[topic.as_str()])?;
         while second.assignment().is_empty() {
             second.poll(Duration::from_millis(100)).await?;

@@ -1,12 +1,14 @@
 //! `sluice group`: list, describe (committed offset, log end and lag per
-//! partition), reset offsets and delete consumer groups, printing what
-//! `kafka-consumer-groups` prints.
+//! partition), reset offsets (plan, then `--execute`) and delete consumer
+//! groups, printing what `kafka-consumer-groups` prints.
 
 use std::io::{self, Write};
 
 use anyhow::bail;
 use clap::{ArgGroup, Args, Subcommand};
-use sluice_client::{Admin, GroupDescription, GroupPartitionOffset, OffsetReset, ResetOffset};
+
+mod reset;
+use sluice_client::{Admin, GroupDescription, GroupPartitionOffset};
 
 use crate::output::{self, Table, or_dash};
 use crate::session::{self, ClusterArgs};
@@ -20,6 +22,7 @@ const DEAD_STATE: &str = "Dead";
   sluice group list
   sluice group describe billing
   sluice group reset-offsets billing --topic events --to-earliest
+  sluice group reset-offsets billing --topic events --to-earliest --execute
   sluice group delete billing")]
 pub struct GroupArgs {
     #[command(subcommand)]
@@ -41,12 +44,17 @@ enum GroupCommand {
   sluice group describe billing --members
   sluice group describe billing audit --state")]
     Describe(DescribeArgs),
-    /// Move a group's committed offsets (the group must have no members).
+    /// Plan, or with --execute commit, new offsets for a group with no members.
+    ///
+    /// Without --execute (or with --dry-run) only prints each partition's
+    /// current and new offset; nothing changes.
     #[command(after_help = "Examples:
-  sluice group reset-offsets billing --topic events --to-earliest
-  sluice group reset-offsets billing --all-topics --shift-by -100
-  sluice group reset-offsets billing --topic events --to-datetime 2026-01-31T12:00:00Z")]
-    ResetOffsets(ResetArgs),
+  sluice group reset-offsets billing --topic events --to-earliest            # plan only
+  sluice group reset-offsets billing --topic events --to-earliest --execute  # commit
+  sluice group reset-offsets billing --all-topics --shift-by -100 --execute
+  sluice group reset-offsets billing --topic events --to-datetime 2026-01-31T12:00:00Z
+  sluice group reset-offsets billing --topic events --by-duration PT1H --execute")]
+    ResetOffsets(reset::ResetArgs),
     /// Delete groups and their committed offsets (each must have no members).
     #[command(after_help = "Examples:
   sluice group delete billing
@@ -76,57 +84,6 @@ struct DescribeArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("scope").required(true).args(["topics", "all_topics"])))]
-#[command(group(
-    ArgGroup::new("target")
-        .required(true)
-        .args(["to_earliest", "to_latest", "to_offset", "shift_by", "to_datetime"])
-))]
-struct ResetArgs {
-    /// The group whose offsets move.
-    group: String,
-    /// A topic to reset (every partition of it); repeat for several.
-    #[arg(long = "topic", short = 't', value_name = "TOPIC")]
-    topics: Vec<String>,
-    /// Reset every topic the group has committed offsets for.
-    #[arg(long)]
-    all_topics: bool,
-    /// To the log start offset.
-    #[arg(long)]
-    to_earliest: bool,
-    /// To the log end offset.
-    #[arg(long)]
-    to_latest: bool,
-    /// To this offset (clamped into each partition's range).
-    #[arg(long, value_name = "OFFSET")]
-    to_offset: Option<i64>,
-    /// Move each committed offset by N (negative goes back).
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    shift_by: Option<i64>,
-    /// To the first record at or after this time: RFC 3339
-    /// (`2026-01-31T12:00:00Z`, UTC when no zone is given) or milliseconds
-    /// since the epoch.
-    #[arg(long, value_name = "DATETIME", value_parser = parse_datetime_ms)]
-    to_datetime: Option<i64>,
-}
-
-impl ResetArgs {
-    fn reset(&self) -> OffsetReset {
-        if let Some(offset) = self.to_offset {
-            OffsetReset::Offset(offset)
-        } else if let Some(delta) = self.shift_by {
-            OffsetReset::ShiftBy(delta)
-        } else if let Some(timestamp_ms) = self.to_datetime {
-            OffsetReset::Timestamp(timestamp_ms)
-        } else if self.to_latest {
-            OffsetReset::Latest
-        } else {
-            OffsetReset::Earliest
-        }
-    }
-}
-
-#[derive(Debug, Args)]
 struct DeleteArgs {
     /// Groups to delete.
     #[arg(required = true)]
@@ -143,23 +100,10 @@ pub fn run(args: GroupArgs) -> anyhow::Result<()> {
         match args.command {
             GroupCommand::List(list) => list_groups(&admin, &list).await,
             GroupCommand::Describe(describe) => describe_groups(&admin, &describe).await,
-            GroupCommand::ResetOffsets(reset) => reset_offsets(&admin, &reset).await,
+            GroupCommand::ResetOffsets(reset) => reset::reset_offsets(&admin, &reset).await,
             GroupCommand::Delete(delete) => delete_groups(&admin, &delete).await,
         }
     })
-}
-
-/// Parses `--to-datetime`: milliseconds since the epoch, or RFC 3339.
-fn parse_datetime_ms(text: &str) -> Result<i64, String> {
-    if let Ok(millis) = text.parse::<i64>() {
-        return Ok(millis);
-    }
-    let time = humantime::parse_rfc3339_weak(text.trim_end_matches('Z'))
-        .map_err(|error| format!("`{text}` is not RFC 3339 or epoch milliseconds: {error}"))?;
-    let since_epoch = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| format!("`{text}` is before 1970"))?;
-    i64::try_from(since_epoch.as_millis()).map_err(|_| format!("`{text}` is too far ahead"))
 }
 
 async fn list_groups(admin: &Admin, args: &ListArgs) -> anyhow::Result<()> {
@@ -286,55 +230,6 @@ fn state_table(groups: &[DescribedGroup]) -> Table {
     table
 }
 
-async fn reset_offsets(admin: &Admin, args: &ResetArgs) -> anyhow::Result<()> {
-    let topics = if args.all_topics {
-        committed_topics(admin, &args.group).await?
-    } else {
-        args.topics.clone()
-    };
-    if topics.is_empty() {
-        bail!("group {} has no committed offsets to reset", args.group);
-    }
-    let results = admin
-        .reset_group_offsets(&args.group, &topics, args.reset())
-        .await?;
-    if let Some(failed) = results.iter().find(|r| r.error.is_some()) {
-        let code = failed.error.as_ref().map(|e| e.code.to_string());
-        bail!(
-            "cannot reset {}-{}: {}",
-            failed.topic,
-            failed.partition,
-            code.unwrap_or_default()
-        );
-    }
-    let table = reset_table(&args.group, &results);
-    output::to_stdout(|out| table.write_to(out))
-}
-
-async fn committed_topics(admin: &Admin, group: &str) -> anyhow::Result<Vec<String>> {
-    let mut topics: Vec<String> = admin
-        .group_offsets(group)
-        .await?
-        .into_iter()
-        .map(|offset| offset.topic)
-        .collect();
-    topics.dedup();
-    Ok(topics)
-}
-
-fn reset_table(group: &str, results: &[ResetOffset]) -> Table {
-    let mut table = Table::new(&["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"]);
-    for result in results {
-        table.push(vec![
-            group.to_owned(),
-            result.topic.clone(),
-            result.partition.to_string(),
-            result.offset.to_string(),
-        ]);
-    }
-    table
-}
-
 async fn delete_groups(admin: &Admin, args: &DeleteArgs) -> anyhow::Result<()> {
     let outcomes = admin.delete_groups(&args.groups).await?;
     if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
@@ -350,25 +245,4 @@ async fn delete_groups(admin: &Admin, args: &DeleteArgs) -> anyhow::Result<()> {
             .iter()
             .try_for_each(|o| writeln!(out, "Deleted group {}.", o.name))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn datetime_accepts_epoch_milliseconds() {
-        assert_eq!(parse_datetime_ms("1700000000000"), Ok(1_700_000_000_000));
-    }
-
-    #[test]
-    fn datetime_accepts_rfc3339_in_utc() {
-        assert_eq!(parse_datetime_ms("1970-01-01T00:00:01Z"), Ok(1000));
-        assert_eq!(parse_datetime_ms("1970-01-01T00:00:02"), Ok(2000));
-    }
-
-    #[test]
-    fn datetime_rejects_other_text() {
-        assert!(parse_datetime_ms("yesterday").is_err());
-    }
 }

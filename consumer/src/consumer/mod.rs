@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use sluice_client::{Admin, Client, ClientConfig, OffsetSpec};
+use sluice_client::{Client, ClientConfig};
 use sluice_protocol::ErrorCode;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::assignor;
-use crate::config::{AutoOffsetReset, ConsumerConfig};
+use crate::config::ConsumerConfig;
 use crate::error::{ConsumerError, Result};
 use crate::fetch_buffer::{DrainLimits, FetchBuffer};
 use crate::fetcher::{self, FetchOutcome, FetchSettings};
@@ -23,6 +23,7 @@ use crate::partition::TopicPartition;
 use crate::positions::{Position, Positions};
 use crate::record::ConsumerRecord;
 
+mod offsets;
 mod rebalance;
 
 /// A Kafka consumer: `subscribe` (group-managed) or `assign` (manual), then `poll`.
@@ -340,7 +341,8 @@ impl Consumer {
         }
     }
 
-    /// Looks up committed offsets, then applies `auto_offset_reset` where there are none.
+    /// Looks up committed offsets, applies `auto_offset_reset` where there
+    /// are none, then resolves seeks to the log start or end.
     async fn update_positions(&mut self) -> Result<()> {
         let awaiting = self.positions.awaiting(Position::AwaitingCommitted);
         if !awaiting.is_empty() {
@@ -355,28 +357,8 @@ impl Consumer {
                     .update_if_assigned(&tp, Position::AwaitingReset);
             }
         }
-        let to_reset = self.positions.awaiting(Position::AwaitingReset);
-        if to_reset.is_empty() {
-            return Ok(());
-        }
-        let spec = match self.config.auto_offset_reset {
-            AutoOffsetReset::Earliest => OffsetSpec::Earliest,
-            AutoOffsetReset::Latest => OffsetSpec::Latest,
-            AutoOffsetReset::None => return Err(ConsumerError::NoOffset(to_reset[0].clone())),
-        };
-        let keys: Vec<(String, i32)> = to_reset
-            .iter()
-            .map(|tp| (tp.topic.to_string(), tp.partition))
-            .collect();
-        let listed = Admin::new(self.client.clone())
-            .list_offsets(&keys, spec)
-            .await?;
-        for offset in listed.into_iter().filter(|o| o.error.is_none()) {
-            let tp = TopicPartition::new(offset.topic, offset.partition);
-            self.positions
-                .update_if_assigned(&tp, Position::At(offset.offset));
-        }
-        Ok(())
+        self.apply_auto_offset_reset()?;
+        self.resolve_log_bound_seeks().await
     }
 
     fn maybe_auto_commit(&mut self) {

@@ -1,21 +1,14 @@
-//! Shared fixtures of the integration tests: one broker per test binary,
-//! topic creation and a minimal producer built from `BatchBuilder` and a
-//! Produce request.
+//! Shared fixtures of the integration tests: the test broker, topic
+//! creation and a minimal producer built from `BatchBuilder` and a Produce
+//! request.
 //!
-//! The broker follows the workspace convention: `SLUICE_TEST_BROKER=kafka`
-//! runs Apache Kafka from `scripts/kafka.sh`, anything else the Sluice binary
-//! from `SLUICE_BIN` (default `<repo>/target/debug/sluice`);
-//! `SLUICE_TEST_BOOTSTRAP=host:port` uses a broker that is already running.
-//! The broker is started once per test binary on free ports (the tests share
-//! it through unique topic and group names), under a watchdog shell that
-//! kills it and deletes its directory when the test process exits, so no
-//! broker outlives the tests.
+//! The broker is `sluice_client::testing`'s, one per test binary
+//! ([`TestBroker::shared_bootstrap`]): Apache Kafka with
+//! `SLUICE_TEST_BROKER=kafka`, otherwise the Sluice binary, or the broker at
+//! `SLUICE_TEST_BOOTSTRAP`. The tests share it through unique topic and group
+//! names; it is killed when the test process exits.
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,88 +17,16 @@ use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use sluice_client::testing::TestBroker;
 use sluice_client::{Admin, Client, ClientConfig, NewTopic};
 use sluice_consumer::ConsumerConfig;
 use sluice_protocol::{BatchBuilder, Compression};
 
-/// How long a broker may take to start.
-const BROKER_START_TIMEOUT: Duration = Duration::from_secs(120);
-
-static BOOTSTRAP: OnceLock<Result<String, String>> = OnceLock::new();
 static TOPIC_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The shell command (with `$1` the data directory) that runs the chosen broker.
-fn broker_command(port: u16) -> anyhow::Result<String> {
-    if std::env::var("SLUICE_TEST_BROKER").as_deref() == Ok("kafka") {
-        let script = repo_root().join("scripts/kafka.sh");
-        let controller_port = free_port()?;
-        return Ok(format!(
-            "'{}' \"$1\" {port} {controller_port}",
-            script.display()
-        ));
-    }
-    let binary = std::env::var_os("SLUICE_BIN")
-        .map_or_else(|| repo_root().join("target/debug/sluice"), PathBuf::from);
-    if !binary.exists() {
-        bail!(
-            "{} not found: build it (cargo build -p sluice) or set SLUICE_BIN or SLUICE_TEST_BROKER=kafka",
-            binary.display()
-        );
-    }
-    Ok(format!(
-        "'{}' broker --listen 127.0.0.1:{port} --data-dir \"$1/data\"",
-        binary.display()
-    ))
-}
-
-fn start_broker() -> anyhow::Result<String> {
-    let dir = std::env::temp_dir().join(format!("sluice-consumer-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let port = free_port()?;
-    let test_pid = std::process::id();
-    // The watchdog: runs the broker, and when this test process is gone kills it and removes its data.
-    let watchdog = format!(
-        "{} >\"$1.log\" 2>&1 & broker=$!; \
-         while kill -0 {test_pid} 2>/dev/null && kill -0 $broker 2>/dev/null; do sleep 1; done; \
-         kill -9 $broker 2>/dev/null; wait $broker; rm -rf \"$1\" \"$1.log\"",
-        broker_command(port)?
-    );
-    Command::new("sh")
-        .arg("-c")
-        .arg(watchdog)
-        .arg("watchdog")
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting the test broker")?;
-    let address = format!("127.0.0.1:{port}");
-    let started = Instant::now();
-    while TcpStream::connect(&address).is_err() {
-        if started.elapsed() > BROKER_START_TIMEOUT {
-            bail!("the test broker did not listen on {address} within {BROKER_START_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(address)
-}
-
 /// The bootstrap address of the test broker, started on first use.
-pub fn bootstrap() -> anyhow::Result<String> {
-    let result = BOOTSTRAP.get_or_init(|| match std::env::var("SLUICE_TEST_BOOTSTRAP") {
-        Ok(address) => Ok(address),
-        Err(_) => start_broker().map_err(|e| format!("{e:#}")),
-    });
-    result.clone().map_err(anyhow::Error::msg)
+pub async fn bootstrap() -> anyhow::Result<String> {
+    Ok(TestBroker::shared_bootstrap().await?)
 }
 
 /// A topic name unique to this test process.
@@ -116,7 +37,7 @@ pub fn unique_topic(prefix: &str) -> String {
 
 /// Creates `topic` with `partitions` partitions and waits until it has leaders.
 pub async fn create_topic(topic: &str, partitions: i32) -> anyhow::Result<Client> {
-    let client = Client::connect(ClientConfig::new(bootstrap()?)).await?;
+    let client = Client::connect(ClientConfig::new(bootstrap().await?)).await?;
     let admin = Admin::new(client.clone());
     admin
         .create_topics(&[NewTopic::new(topic, partitions, 1)], false)
@@ -175,8 +96,8 @@ pub async fn produce(
 }
 
 /// A consumer config for the test broker with short group timers.
-pub fn consumer_config(group: Option<&str>) -> anyhow::Result<ConsumerConfig> {
-    let mut config = ConsumerConfig::new(bootstrap()?, group);
+pub async fn consumer_config(group: Option<&str>) -> anyhow::Result<ConsumerConfig> {
+    let mut config = ConsumerConfig::new(bootstrap().await?, group);
     config.auto_offset_reset = sluice_consumer::AutoOffsetReset::Earliest;
     config.session_timeout_ms = 10_000;
     config.heartbeat_interval_ms = 300;
