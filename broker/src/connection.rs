@@ -10,26 +10,46 @@
 //! (backpressure instead of unbounded buffering). The connection closes after
 //! `connections.max.idle.ms` without traffic, on a frame or request it cannot
 //! parse (one log line), or at shutdown once in-flight requests are answered.
+//!
+//! Responses leave through a [`ResponseWriter`]: each is a list of chunks
+//! (one for most APIs; for Fetch the envelope pieces and the record slices,
+//! which are views of mapped segments). Length prefixes and small chunks are
+//! gathered into one buffer, larger chunks are queued as they are, and the
+//! whole queue goes out with vectored writes, so record bytes are never
+//! copied in user space. Responses that are already complete when one is
+//! written join the same write (pipelined produces need fewer syscalls).
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::FuturesOrdered;
-use futures::{SinkExt, StreamExt};
-use sluice_protocol::FrameCodec;
+use futures::{FutureExt, StreamExt};
+use sluice_protocol::{FrameChunks, FrameCodec, frame_length_prefix};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 use tracing::{debug, info};
 
 use crate::broker::Broker;
 use crate::dispatch::{RequestError, dispatch, may_wait};
 
-type Pending = Pin<Box<dyn Future<Output = (usize, Result<Option<Bytes>, RequestError>)> + Send>>;
+type Outcome = (usize, Result<Option<FrameChunks>, RequestError>);
+type Pending = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// Chunks shorter than this are copied into the gather buffer next to the
+/// length prefixes: copying a few hundred bytes costs less than an iovec
+/// entry of its own. Longer chunks (records) are written where they lie.
+const GATHER_MAX_BYTES: usize = 512;
+
+/// Buffers handed to one `writev` at most (Linux's `IOV_MAX` is 1024).
+const MAX_IO_SLICES: usize = 64;
 
 /// Serves one connection until the peer closes it, an error closes it, it
 /// idles out, or `shutdown` turns true.
@@ -43,7 +63,7 @@ pub(crate) async fn serve_connection(
     let codec = FrameCodec::new(config.socket_request_max_bytes);
     let (read_half, write_half) = socket.into_split();
     let mut reader = FramedRead::new(read_half, codec);
-    let mut writer = FramedWrite::new(write_half, codec);
+    let mut writer = ResponseWriter::new(write_half);
     let idle_timeout = Duration::from_millis(config.connections_max_idle_ms);
     let (max_requests, max_bytes) = (
         config.queued_max_requests.max(1),
@@ -59,6 +79,30 @@ pub(crate) async fn serve_connection(
         }
         let may_read = reading && pending.len() < max_requests && in_flight_bytes < max_bytes;
         tokio::select! {
+            // Answer before reading on: a pipelining client (a producer with
+            // requests in flight) waits for each response to send its next
+            // batch, so a response held back while later requests are
+            // handled costs it throughput.
+            biased;
+            Some(outcome) = pending.next(), if !pending.is_empty() => {
+                let (released, close) = queue_ready(&mut writer, outcome, &mut pending);
+                in_flight_bytes -= released;
+                if let Err(error) = writer.flush().await {
+                    debug!(%peer, %error, "closing connection: write failed");
+                    break;
+                }
+                match close {
+                    Some(CloseReason::BadRequest(error)) => {
+                        info!(%peer, %error, "closing connection: bad request");
+                        break;
+                    }
+                    Some(CloseReason::Unwritable(error)) => {
+                        info!(%peer, %error, "closing connection: response cannot be framed");
+                        break;
+                    }
+                    None => {}
+                }
+            }
             frame = reader.next(), if may_read => match frame {
                 Some(Ok(frame)) => {
                     in_flight_bytes += frame.len();
@@ -77,22 +121,6 @@ pub(crate) async fn serve_connection(
                 }
                 None => reading = false,
             },
-            Some((frame_bytes, result)) = pending.next(), if !pending.is_empty() => {
-                in_flight_bytes -= frame_bytes;
-                match result {
-                    Ok(Some(response)) => {
-                        if let Err(error) = writer.send(response).await {
-                            debug!(%peer, %error, "closing connection: write failed");
-                            break;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        info!(%peer, %error, "closing connection: bad request");
-                        break;
-                    }
-                }
-            }
             changed = shutdown.changed(), if reading => {
                 if changed.is_err() || *shutdown.borrow() {
                     reading = false;
@@ -107,7 +135,226 @@ pub(crate) async fn serve_connection(
     debug!(%peer, "connection closed");
 }
 
+/// Queues `first` and every later response that is already complete, in
+/// order, stopping at the first request that must close the connection;
+/// returns the request bytes released and that request's error.
+fn queue_ready<W>(
+    writer: &mut ResponseWriter<W>,
+    first: Outcome,
+    pending: &mut FuturesOrdered<Pending>,
+) -> (usize, Option<CloseReason>) {
+    let mut released = 0;
+    let mut next = Some(first);
+    while let Some((frame_bytes, result)) = next.take() {
+        released += frame_bytes;
+        match result {
+            Ok(Some(response)) => {
+                if let Err(error) = writer.queue(response) {
+                    return (released, Some(CloseReason::Unwritable(error)));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => return (released, Some(CloseReason::BadRequest(error))),
+        }
+        // A no-op waker here is harmless: the loop's `select!` polls
+        // `pending` again with the task's waker before the task sleeps.
+        next = pending.next().now_or_never().flatten();
+    }
+    (released, None)
+}
+
+/// Why the connection closes after the responses before it are written.
+#[derive(Debug)]
+enum CloseReason {
+    /// The request could not be parsed or served.
+    BadRequest(RequestError),
+    /// The response cannot be framed (longer than an `i32` length).
+    Unwritable(sluice_protocol::FrameError),
+}
+
+/// The write half of a connection with the responses queued for it.
+///
+/// Frames are queued as chunks in wire order; length prefixes and chunks
+/// under [`GATHER_MAX_BYTES`] are copied into `gather`, longer chunks are
+/// queued as shared `Bytes` (never copied), and [`flush`](Self::flush)
+/// writes everything with vectored writes, resuming after partial writes.
+struct ResponseWriter<W> {
+    socket: W,
+    queue: VecDeque<Bytes>,
+    gather: BytesMut,
+}
+
+impl<W> ResponseWriter<W> {
+    fn new(socket: W) -> Self {
+        Self {
+            socket,
+            queue: VecDeque::new(),
+            gather: BytesMut::new(),
+        }
+    }
+
+    /// Queues one response frame behind the ones already queued.
+    fn queue(&mut self, frame: FrameChunks) -> Result<(), sluice_protocol::FrameError> {
+        let prefix = frame_length_prefix(frame.len())?;
+        self.gather.extend_from_slice(&prefix);
+        for chunk in frame.into_chunks() {
+            if chunk.len() < GATHER_MAX_BYTES {
+                self.gather.extend_from_slice(&chunk);
+            } else {
+                self.seal_gathered();
+                self.queue.push_back(chunk);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the gathered bytes into the queue, keeping the wire order.
+    fn seal_gathered(&mut self) {
+        if !self.gather.is_empty() {
+            self.queue.push_back(self.gather.split().freeze());
+        }
+    }
+
+    /// Drops `written` bytes from the front of the queue.
+    fn consume(&mut self, mut written: usize) {
+        while written > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            if written < front.len() {
+                front.advance(written);
+                break;
+            }
+            written -= front.len();
+            self.queue.pop_front();
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> ResponseWriter<W> {
+    /// Writes every queued byte to the socket.
+    async fn flush(&mut self) -> io::Result<()> {
+        self.seal_gathered();
+        while !self.queue.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
+            let mut count = 0;
+            for (slice, chunk) in slices.iter_mut().zip(&self.queue) {
+                *slice = IoSlice::new(chunk);
+                count += 1;
+            }
+            let written = self.socket.write_vectored(&slices[..count]).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.consume(written);
+        }
+        self.socket.flush().await
+    }
+}
+
 fn handle_frame(broker: Arc<Broker>, frame: Bytes, peer: SocketAddr) -> Pending {
     let frame_bytes = frame.len();
     Box::pin(async move { (frame_bytes, dispatch(&broker, frame, peer).await) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_protocol::FrameCodec;
+    use tokio::io::AsyncReadExt;
+    use tokio_util::codec::Decoder;
+
+    fn frame(chunks: &[&'static [u8]]) -> FrameChunks {
+        let mut frame = FrameChunks::new();
+        for chunk in chunks {
+            frame.push(Bytes::from_static(chunk));
+        }
+        frame
+    }
+
+    /// Flushes `writer` into a pipe that takes a few bytes at a time and
+    /// returns everything that came out of the other end.
+    async fn written_through_narrow_pipe(frames: Vec<FrameChunks>) -> Vec<u8> {
+        let (near, mut far) = tokio::io::duplex(7);
+        let mut writer = ResponseWriter::new(near);
+        for frame in frames {
+            writer.queue(frame).unwrap();
+        }
+        let reading = tokio::spawn(async move {
+            let mut out = Vec::new();
+            far.read_to_end(&mut out).await.map(|_| out)
+        });
+        writer.flush().await.unwrap();
+        drop(writer);
+        reading.await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn frames_survive_partial_writes_in_order() {
+        static RECORDS: [u8; 2000] = [9; 2000];
+        let first = frame(&[b"head", &RECORDS, b"tail"]);
+        let second = frame(&[b"small response"]);
+        let out = written_through_narrow_pipe(vec![first, second]).await;
+        let mut buf = BytesMut::from(&out[..]);
+        let mut codec = FrameCodec::default();
+        let mut expected = b"head".to_vec();
+        expected.extend_from_slice(&RECORDS);
+        expected.extend_from_slice(b"tail");
+        assert_eq!(codec.decode(&mut buf).unwrap().unwrap(), expected);
+        assert_eq!(
+            codec.decode(&mut buf).unwrap().unwrap(),
+            Bytes::from_static(b"small response")
+        );
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn large_chunks_are_queued_without_copying() {
+        static RECORDS: [u8; GATHER_MAX_BYTES] = [1; GATHER_MAX_BYTES];
+        let mut writer = ResponseWriter::new(Vec::<u8>::new());
+        writer
+            .queue(frame(&[b"envelope", &RECORDS, b"tags"]))
+            .unwrap();
+        writer.seal_gathered();
+        let pointers: Vec<*const u8> = writer.queue.iter().map(|chunk| chunk.as_ptr()).collect();
+        assert_eq!(writer.queue.len(), 3);
+        assert_eq!(pointers[1], RECORDS.as_ptr());
+    }
+
+    #[test]
+    fn small_frames_are_gathered_into_one_chunk() {
+        let mut writer = ResponseWriter::new(Vec::<u8>::new());
+        writer.queue(frame(&[b"one"])).unwrap();
+        writer.queue(frame(&[b"two", b"three"])).unwrap();
+        writer.seal_gathered();
+        assert_eq!(writer.queue.len(), 1);
+        assert_eq!(&writer.queue[0][..], b"\0\0\0\x03one\0\0\0\x08twothree");
+    }
+
+    #[tokio::test]
+    async fn ready_responses_join_one_batch_and_stop_at_a_bad_request() {
+        let outcome = |body: &'static [u8]| -> Pending {
+            Box::pin(std::future::ready((body.len(), Ok(Some(frame(&[body]))))))
+        };
+        let mut pending: FuturesOrdered<Pending> = [
+            outcome(b"second"),
+            Box::pin(std::future::ready((
+                5_usize,
+                Err(RequestError::UnsupportedApi(
+                    kafka_protocol::messages::ApiKey::Fetch,
+                )),
+            ))) as Pending,
+            outcome(b"after the bad one"),
+        ]
+        .into_iter()
+        .collect();
+        let mut writer = ResponseWriter::new(Vec::<u8>::new());
+        let first = (5, Ok(Some(frame(&[b"first"]))));
+        let (released, close) = queue_ready(&mut writer, first, &mut pending);
+        writer.flush().await.unwrap();
+        assert_eq!(released, 5 + 6 + 5);
+        assert!(matches!(close, Some(CloseReason::BadRequest(_))));
+        assert_eq!(writer.socket, b"\0\0\0\x05first\0\0\0\x06second");
+        assert_eq!(pending.len(), 1);
+    }
 }

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 use sluice_protocol::{
-    CodecError, HeaderError, RequestFrame, decode_request_frame, encode_response, is_supported,
+    CodecError, FrameChunks, HeaderError, RequestFrame, decode_request_frame,
+    encode_fetch_response, encode_response, is_supported,
 };
 
 use crate::broker::Broker;
@@ -66,11 +67,24 @@ impl RequestContext<'_> {
 fn respond<R: Encodable + HeaderVersion>(
     frame: &RequestFrame,
     response: &R,
-) -> Result<Option<Bytes>, RequestError> {
-    Ok(Some(encode_response(
+) -> Result<Option<FrameChunks>, RequestError> {
+    let encoded = encode_response(frame.correlation_id(), frame.api_version(), response)?;
+    Ok(Some(encoded.into()))
+}
+
+/// Answers a Fetch with its records as chunks of their own: they are views
+/// of mapped segments, and `kafka-protocol` would copy them into the
+/// response buffer.
+async fn fetch(
+    ctx: &RequestContext<'_>,
+    frame: &RequestFrame,
+) -> Result<Option<FrameChunks>, RequestError> {
+    let request = frame.decode_body()?;
+    let response = handlers::fetch::handle(ctx, request).await;
+    Ok(Some(encode_fetch_response(
         frame.correlation_id(),
         frame.api_version(),
-        response,
+        &response,
     )?))
 }
 
@@ -103,16 +117,20 @@ pub fn may_wait(frame: &[u8]) -> bool {
 
 /// Handles one request frame; `Ok(None)` means "send nothing" (acks=0 produce).
 ///
+/// The response comes as frame chunks (without the length prefix): one
+/// chunk for most APIs, the envelope pieces and the shared record slices
+/// for Fetch.
+///
 /// # Errors
 /// [`RequestError`] when the connection must be closed.
 pub async fn dispatch(
     broker: &Arc<Broker>,
     frame: Bytes,
     peer: SocketAddr,
-) -> Result<Option<Bytes>, RequestError> {
+) -> Result<Option<FrameChunks>, RequestError> {
     let frame = decode_request_frame(frame)?;
     if frame.api_key == ApiKey::ApiVersions {
-        return Ok(Some(handlers::api_versions::handle(&frame)?));
+        return Ok(Some(handlers::api_versions::handle(&frame)?.into()));
     }
     if !is_supported(frame.api_key, frame.api_version()) {
         return Err(RequestError::UnsupportedVersion {
@@ -133,7 +151,7 @@ pub async fn dispatch(
                 None => Ok(None),
             }
         }
-        ApiKey::Fetch => serve!(ctx, frame, handlers::fetch::handle),
+        ApiKey::Fetch => fetch(&ctx, &frame).await,
         ApiKey::ListOffsets => serve!(ctx, frame, handlers::list_offsets::handle),
         ApiKey::Metadata => serve!(ctx, frame, handlers::metadata::handle),
         ApiKey::CreateTopics => serve!(ctx, frame, handlers::create_topics::handle),

@@ -6,7 +6,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `config` | [`ClientConfig`]: Kafka's client settings and defaults |
-//! | `wire` | size-prefixed frames; headers and bodies encoded by `kafka-protocol` |
+//! | `wire` | request headers and strict response decoding; framing is `sluice_protocol::FrameCodec` |
 //! | `versions` | [`CLIENT_APIS`], the versions we encode, and ApiVersions negotiation |
 //! | `connection` | [`Connection`]: one broker socket, pipelined, bounded, timed out |
 //! | `metadata` | [`MetadataCache`]: brokers, topics, leaders (sans-IO) |

@@ -101,6 +101,100 @@ impl Encoder<Bytes> for FrameCodec {
     }
 }
 
+/// The big-endian `i32` length prefix of a frame of `length` bytes; for
+/// writers that send a frame as several buffers ([`FrameChunks`]) instead of
+/// through [`FrameCodec`]'s encoder.
+///
+/// # Errors
+/// [`FrameError::TooLarge`] when `length` does not fit the `i32` prefix.
+pub fn frame_length_prefix(length: usize) -> Result<[u8; LENGTH_PREFIX_BYTES], FrameError> {
+    let prefix = i32::try_from(length).map_err(|_| FrameError::TooLarge {
+        length,
+        max: i32::MAX as usize,
+    })?;
+    Ok(prefix.to_be_bytes())
+}
+
+/// One frame's bytes (without the length prefix) held as several buffers, so
+/// a response can carry shared slices (a fetch's records, views of mapped
+/// segments) next to its freshly encoded parts without copying them into
+/// one buffer. Writing the chunks in order, after
+/// [`frame_length_prefix`]`(len())`, puts the frame on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameChunks {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl FrameChunks {
+    /// An empty frame.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty frame with room for `chunks` chunks before it reallocates.
+    pub fn with_capacity(chunks: usize) -> Self {
+        Self {
+            chunks: Vec::with_capacity(chunks),
+            len: 0,
+        }
+    }
+
+    /// Appends `chunk` (empty chunks are dropped: they would only cost an
+    /// iovec entry).
+    pub fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.len += chunk.len();
+        self.chunks.push(chunk);
+    }
+
+    /// The frame's length in bytes (what the length prefix announces).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the frame has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunks, in wire order.
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
+    /// The chunks, in wire order, by value.
+    pub fn into_chunks(self) -> Vec<Bytes> {
+        self.chunks
+    }
+
+    /// The frame as one contiguous buffer: a copy for tests and for callers
+    /// that need contiguous bytes; free when there is a single chunk.
+    pub fn to_bytes(&self) -> Bytes {
+        match self.chunks.as_slice() {
+            [] => Bytes::new(),
+            [only] => only.clone(),
+            chunks => {
+                let mut joined = BytesMut::with_capacity(self.len);
+                for chunk in chunks {
+                    joined.extend_from_slice(chunk);
+                }
+                joined.freeze()
+            }
+        }
+    }
+}
+
+impl From<Bytes> for FrameChunks {
+    fn from(frame: Bytes) -> Self {
+        let mut chunks = Self::new();
+        chunks.push(frame);
+        chunks
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +258,19 @@ mod tests {
             codec.decode(&mut buf).unwrap(),
             Some(Bytes::from_static(b"hello"))
         );
+    }
+    #[test]
+    fn length_prefix_is_big_endian_length() {
+        assert_eq!(frame_length_prefix(0x0102_0304).unwrap(), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn chunks_join_in_order_and_count_their_length() {
+        let mut chunks = FrameChunks::from(Bytes::from_static(b"he"));
+        chunks.push(Bytes::new());
+        chunks.push(Bytes::from_static(b"llo"));
+        assert_eq!(chunks.len(), 5);
+        assert_eq!(chunks.chunks().len(), 2);
+        assert_eq!(chunks.to_bytes(), Bytes::from_static(b"hello"));
     }
 }

@@ -38,13 +38,19 @@
 
 mod api_versions;
 mod error_code;
+mod fetch_response;
 mod frame;
 mod header;
 mod record_batch;
 
 pub use api_versions::{SUPPORTED_APIS, SupportedApi, is_supported, supported_versions};
 pub use error_code::ErrorCode;
-pub use frame::{DEFAULT_MAX_FRAME_BYTES, FrameCodec, FrameError};
+pub use fetch_response::{
+    FETCH_RESPONSE_MAX_VERSION, FETCH_RESPONSE_MIN_VERSION, encode_fetch_response,
+};
+pub use frame::{
+    DEFAULT_MAX_FRAME_BYTES, FrameChunks, FrameCodec, FrameError, frame_length_prefix,
+};
 pub use header::{
     CodecError, HeaderError, RequestFrame, decode_request_frame, decode_response, encode_request,
     encode_response,

@@ -2,8 +2,10 @@
 //!
 //! acks=0 requests are processed but get no response; acks=1 and acks=-1 are
 //! answered once the append is in the log (on one node the in-sync replica set
-//! is this node, so -1 means "appended under the flush policy"). Appends run
-//! on the blocking pool because a segment roll or a due flush calls `fsync`.
+//! is this node, so -1 means "appended under the flush policy"). Appends are
+//! page-cache writes and run in place; only requests for topics with a flush
+//! policy (`flush.messages`/`flush.ms`, which call `fsync`) go to the blocking
+//! pool.
 
 use std::sync::Arc;
 
@@ -23,7 +25,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Option
     let skeleton = error_response(&request, ErrorCode::UnknownServerError);
     let response = if !matches!(acks, -1..=1) {
         error_response(&request, ErrorCode::InvalidRequiredAcks)
-    } else {
+    } else if may_fsync(ctx.broker, &request) {
         let broker = Arc::clone(ctx.broker);
         let version = ctx.version();
         tokio::task::spawn_blocking(move || produce(&broker, request, version))
@@ -32,8 +34,26 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Option
                 warn!(%join_error, "produce task failed");
                 skeleton
             })
+    } else {
+        // Page-cache writes only (rolled segments are synced in the
+        // background): cheaper in place than two thread hand-offs, which
+        // set the pace of a producer waiting on its in-flight requests.
+        produce(ctx.broker, request, ctx.version())
     };
     (acks != 0).then_some(response)
+}
+
+/// Whether appending `request` may call `fsync`: a topic with a flush
+/// policy (`flush.messages`/`flush.ms`) set.
+fn may_fsync(broker: &Broker, request: &ProduceRequest) -> bool {
+    request.topic_data.iter().any(|topic| {
+        broker
+            .topic(&topic.name)
+            .and_then(|meta| broker.log_config_for(&meta.configs).ok())
+            .is_some_and(|config| {
+                config.flush_interval_messages != i64::MAX || config.flush_interval_ms != i64::MAX
+            })
+    })
 }
 
 fn produce(broker: &Broker, request: ProduceRequest, version: i16) -> ProduceResponse {
