@@ -109,6 +109,11 @@ impl Payload {
         value.freeze()
     }
 
+    /// How many distinct values [`Payload::value`] cycles through.
+    pub fn variants(&self) -> usize {
+        self.values.len()
+    }
+
     /// The largest value, for the settings echo.
     pub fn max_len(&self) -> usize {
         self.values.iter().map(Bytes::len).max().unwrap_or(0)

@@ -2,7 +2,9 @@
 //! leader epoch, replicas, ISR), and the routing decisions made from it.
 //! Sans-IO: it takes parsed Metadata responses and the current instant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::MetadataResponse;

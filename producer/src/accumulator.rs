@@ -8,10 +8,11 @@
 //! the head of their queue in sequence order, so a partition's records
 //! leave in the order they were sent.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use foldhash::HashMap;
 use sluice_protocol::{BatchBuilder, Compression, HeaderRef};
 
 use crate::batch::{BatchIdentity, Content, Pending, ProducerBatch};
@@ -84,7 +85,7 @@ impl<C> Accumulator<C> {
     pub fn new(settings: AccumulatorSettings) -> Self {
         Accumulator {
             settings,
-            topics: HashMap::new(),
+            topics: HashMap::default(),
             spare_builders: Vec::new(),
             flushing: false,
         }
@@ -116,7 +117,16 @@ impl<C> Accumulator<C> {
                 timestamp: record.timestamp,
             });
             batch.reserved_bytes += reserved_bytes;
-            return Ok(self.close_if_full(topic, partition));
+            // The common case: close a full batch without looking the queue up again.
+            if batch.size_bytes() < settings.batch_size {
+                return Ok(false);
+            }
+            let full = queue
+                .open
+                .take()
+                .expect("the batch was appended to just above");
+            queue.closed.push_back(full);
+            return Ok(true);
         }
         self.close_open(topic, partition);
         let mut batch = self.new_batch(topic, partition, now_ms, settings);
@@ -178,7 +188,7 @@ impl<C> Accumulator<C> {
         let queues = self
             .topics
             .get_mut(topic)
-            .expect("the topic's queues were inserted just above");
+            .expect("the topic's queues exist or were inserted just above");
         if queues.len() <= index {
             queues.resize_with(index + 1, PartitionQueue::default);
         }
@@ -347,12 +357,16 @@ impl<C> Accumulator<C> {
                 {
                     expired.push(batch);
                 }
-                let (keep, gone): (VecDeque<_>, VecDeque<_>) = queue
-                    .closed
-                    .drain(..)
-                    .partition(|batch| batch.deadline_ms > now_ms);
-                queue.closed = keep;
-                expired.extend(gone);
+                // Called on every sender wake-up with up to `buffer.memory`
+                // of batches queued: look before moving anything.
+                if queue.closed.iter().any(|batch| batch.deadline_ms <= now_ms) {
+                    let (keep, gone): (VecDeque<_>, VecDeque<_>) = queue
+                        .closed
+                        .drain(..)
+                        .partition(|batch| batch.deadline_ms > now_ms);
+                    queue.closed = keep;
+                    expired.extend(gone);
+                }
             }
         }
         expired

@@ -57,7 +57,7 @@ pub use config::{Acks, ProducerConfig};
 pub use error::{ProducerError, Result};
 pub use partitioner::{Partitioner, murmur2, partition_for_key, to_positive};
 pub use producer::{DeliveryFuture, Producer};
-pub use record::{ProducerRecord, RecordMetadata};
+pub use record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 pub use sequence::{
     BatchContext, ProducerIdentity, SequenceTracker, Verdict, decide, wrapping_sequence,
 };

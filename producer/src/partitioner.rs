@@ -69,7 +69,7 @@ pub struct Partitioner {
     batch_size: usize,
     ignore_keys: bool,
     rng: StdRng,
-    sticky: std::collections::HashMap<String, StickyChoice>,
+    sticky: foldhash::HashMap<String, StickyChoice>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +87,7 @@ impl Partitioner {
             batch_size: batch_size.max(1),
             ignore_keys,
             rng,
-            sticky: std::collections::HashMap::new(),
+            sticky: foldhash::HashMap::default(),
         }
     }
 

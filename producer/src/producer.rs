@@ -19,7 +19,7 @@ use crate::accumulator::{Accumulator, AccumulatorSettings, RecordRef};
 use crate::config::ProducerConfig;
 use crate::error::{ProducerError, Result};
 use crate::partitioner::Partitioner;
-use crate::record::{ProducerRecord, RecordMetadata};
+use crate::record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 use crate::sender::Sender;
 use crate::shared::{Completion, Shared, State};
 
@@ -125,7 +125,7 @@ impl Producer {
         record: ProducerRecord,
     ) -> impl Future<Output = Result<RecordMetadata>> + Send + 'static {
         let (sender, receiver) = oneshot::channel();
-        let immediate = self.try_append_now(&record, Some(sender));
+        let immediate = self.try_append_now(&record, Completion::Channel(sender));
         let waiting = matches!(immediate, Ok(Some(_))).then(|| WaitingAppend::new(&self.shared));
         let producer = self.clone();
         async move {
@@ -147,7 +147,7 @@ impl Producer {
     /// [`ProducerError::BufferExhausted`].
     pub async fn enqueue(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         let (sender, receiver) = oneshot::channel();
-        self.append(&record, Some(sender)).await?;
+        self.append(&record, Completion::Channel(sender)).await?;
         Ok(DeliveryFuture { receiver })
     }
 
@@ -157,7 +157,27 @@ impl Producer {
     /// # Errors
     /// As [`Producer::enqueue`].
     pub async fn send_and_forget(&self, record: &ProducerRecord) -> Result<()> {
-        self.append(record, None).await
+        self.append(record, Completion::Forget).await
+    }
+
+    /// Appends `record`; when its batch completes, `callback` learns the
+    /// outcome with `token` (see [`DeliveryCallback`]). Like
+    /// [`Producer::send_and_forget`] this allocates nothing per record, and
+    /// like [`Producer::send`] every outcome is reported: the path for
+    /// high-rate senders that still count acknowledgements (benchmarks,
+    /// pipelines committing upstream offsets).
+    ///
+    /// # Errors
+    /// As [`Producer::enqueue`]; the callback is not called for a record
+    /// that was not appended.
+    pub async fn send_with_callback(
+        &self,
+        record: &ProducerRecord,
+        callback: &Arc<dyn DeliveryCallback>,
+        token: u64,
+    ) -> Result<()> {
+        self.append(record, Completion::Callback(callback.clone(), token))
+            .await
     }
 
     async fn append(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {

@@ -1,6 +1,10 @@
 //! What callers hand the producer, and what they get back.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+
+use crate::error::Result;
 
 /// One record to send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,8 +74,8 @@ impl ProducerRecord {
 /// Where a record was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
-    /// The topic.
-    pub topic: String,
+    /// The topic (shared by every record of a batch: cloning is cheap).
+    pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
     /// The record's offset; `-1` when unknown (`acks=0`, or a retry the
@@ -80,4 +84,18 @@ pub struct RecordMetadata {
     /// The create time, or the broker's append time for topics with
     /// `message.timestamp.type=LogAppendTime`.
     pub timestamp: i64,
+}
+
+/// Receives the outcome of records sent with
+/// [`Producer::send_with_callback`](crate::Producer::send_with_callback):
+/// one shared object for many records instead of a channel per record, so a
+/// steady producer allocates nothing per record.
+///
+/// Called on the producer's sender task, once per record, in offset order
+/// within a partition, as soon as its batch is acknowledged or fails. Keep
+/// it short and never block in it: the next batch waits meanwhile.
+pub trait DeliveryCallback: Send + Sync + 'static {
+    /// `token` is what the record was sent with; `outcome` where it was
+    /// written, or why it was not.
+    fn on_delivery(&self, token: u64, outcome: Result<RecordMetadata>);
 }

@@ -49,6 +49,9 @@ pub(crate) struct Sender {
     pending: FuturesUnordered<Pending>,
     identity_requested: bool,
     refreshing: bool,
+    /// The millisecond of the last expiry pass: deadlines have millisecond
+    /// resolution, and the sender may wake many times within one.
+    expired_at_ms: Option<u64>,
 }
 
 impl Sender {
@@ -60,6 +63,7 @@ impl Sender {
             pending: FuturesUnordered::new(),
             identity_requested: false,
             refreshing: false,
+            expired_at_ms: None,
         }
     }
 
@@ -128,6 +132,10 @@ impl Sender {
     }
 
     fn expire(&mut self, now: u64) {
+        if self.expired_at_ms == Some(now) {
+            return;
+        }
+        self.expired_at_ms = Some(now);
         let expired = self.shared.lock().accumulator.expire(now);
         for batch in expired {
             let identity = batch.built().map(|(_, identity)| identity);
@@ -406,7 +414,7 @@ impl Sender {
                 self.tracker
                     .complete(&batch.topic, batch.partition, identity);
                 let base_offset = if duplicate { -1 } else { base_offset };
-                let topic = batch.topic.to_string();
+                let topic = batch.topic.clone();
                 let partition = batch.partition;
                 self.shared.finish_batch(batch, |index, timestamp| {
                     Ok(RecordMetadata {

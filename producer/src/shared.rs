@@ -3,7 +3,7 @@
 //! `buffer.memory` budget, and the counters `flush` waits on.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use sluice_client::Client;
@@ -14,11 +14,28 @@ use crate::batch::ProducerBatch;
 use crate::config::ProducerConfig;
 use crate::error::{ProducerError, Result};
 use crate::partitioner::Partitioner;
-use crate::record::RecordMetadata;
+use crate::record::{DeliveryCallback, RecordMetadata};
 
-/// How a record's outcome reaches its caller: a channel for `send`, nothing
-/// for `send_and_forget`.
-pub(crate) type Completion = Option<oneshot::Sender<Result<RecordMetadata>>>;
+/// How a record's outcome reaches its caller.
+pub(crate) enum Completion {
+    /// `send_and_forget`: failures are logged, nothing else.
+    Forget,
+    /// `send`/`enqueue`: a channel per record.
+    Channel(oneshot::Sender<Result<RecordMetadata>>),
+    /// `send_with_callback`: a shared callback and the caller's token; no
+    /// allocation per record.
+    Callback(Arc<dyn DeliveryCallback>, u64),
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Completion::Forget => f.write_str("Forget"),
+            Completion::Channel(_) => f.write_str("Channel"),
+            Completion::Callback(_, token) => write!(f, "Callback({token})"),
+        }
+    }
+}
 
 /// What the lock protects. No `.await` happens while it is held.
 #[derive(Debug)]
@@ -89,19 +106,27 @@ impl Shared {
         outcome: impl Fn(usize, i64) -> Result<RecordMetadata>,
     ) {
         let records = batch.record_count();
+        let mut forgotten_failures = 0usize;
+        let mut last_failure = None;
         for (index, pending) in batch.pending.into_iter().enumerate() {
-            let result = outcome(index, pending.timestamp);
             match pending.completion {
-                Some(sender) => {
+                Completion::Channel(sender) => {
                     // The caller may have stopped waiting; that is fine.
-                    let _ = sender.send(result);
+                    let _ = sender.send(outcome(index, pending.timestamp));
                 }
-                None => {
-                    if let Err(error) = result {
-                        tracing::warn!(topic = %batch.topic, partition = batch.partition, %error, "fire-and-forget record failed");
+                Completion::Callback(callback, token) => {
+                    callback.on_delivery(token, outcome(index, pending.timestamp));
+                }
+                Completion::Forget => {
+                    if let Err(error) = outcome(index, pending.timestamp) {
+                        forgotten_failures += 1;
+                        last_failure = Some(error);
                     }
                 }
             }
+        }
+        if let Some(error) = last_failure {
+            tracing::warn!(topic = %batch.topic, partition = batch.partition, records = forgotten_failures, %error, "fire-and-forget records failed");
         }
         self.buffer.add_permits(batch.reserved_bytes);
         let mut state = self.lock();

@@ -1,14 +1,16 @@
 //! A producer actor: sends records (paced when a rate is set) until its
 //! share of records is sent or the deadline passes, and records each
 //! acknowledgement with its send-to-ack latency.
+//!
+//! Acknowledgements arrive through one shared [`DeliveryCallback`] with the
+//! send time and size packed into each record's token, so the actor
+//! measures every record without a channel or a future per record (which
+//! would cost more than the producer itself at a million records/s).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use sluice_producer::{DeliveryFuture, Producer, ProducerRecord};
-use tokio::sync::mpsc;
+use sluice_producer::{DeliveryCallback, Producer, ProducerRecord, RecordMetadata};
 
 use super::SharedRecorder;
 use crate::pacer::Pacer;
@@ -31,88 +33,110 @@ pub(crate) struct ProducerPlan {
     pub(crate) stamp: bool,
 }
 
-/// A delivery in flight: when it was sent and how many bytes it carries.
-type InFlight = (Instant, u64, DeliveryFuture);
+/// Unpaced runs look at the clock for the deadline once per this many records.
+const DEADLINE_CHECK_EVERY: u64 = 64;
 
 /// Sends per `plan`, then flushes; returns the records handed to the
-/// producer. Acknowledgements are recorded by a companion task so a slow
-/// acknowledgement never delays the next send.
+/// producer. Every record's outcome is recorded before this returns.
 pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: SharedRecorder) -> u64 {
-    let (in_flight_tx, in_flight_rx) = mpsc::unbounded_channel();
-    let completer = tokio::spawn(complete(in_flight_rx, recorder.clone()));
+    let callback: Arc<dyn DeliveryCallback> = Arc::new(AckRecorder {
+        recorder: recorder.clone(),
+    });
+    // Unstamped values repeat: build their records once.
+    let templates: Vec<ProducerRecord> = if plan.stamp {
+        Vec::new()
+    } else {
+        (0..plan.payload.variants() as u64)
+            .map(|index| ProducerRecord::new(&plan.topic, plan.payload.value(index)))
+            .collect()
+    };
     let pacer = Pacer::new(plan.records_per_sec);
+    let paced = plan.records_per_sec.is_some();
     let started = Instant::now();
     let mut sent = 0u64;
     while plan.records.is_none_or(|records| sent < records) {
-        if plan
-            .deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
+        if (paced || sent.is_multiple_of(DEADLINE_CHECK_EVERY))
+            && plan
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
         {
             break;
         }
-        let wait = pacer.wait_before(sent, started.elapsed());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        if paced {
+            let wait = pacer.wait_before(sent, started.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
         }
-        let value = if plan.stamp {
-            plan.payload.stamped_value(sent)
+        let stamped;
+        let record = if plan.stamp {
+            stamped = ProducerRecord::new(&plan.topic, plan.payload.stamped_value(sent));
+            &stamped
         } else {
-            plan.payload.value(sent)
+            &templates[(sent % templates.len() as u64) as usize]
         };
-        let bytes = value.len() as u64;
-        let sent_at = Instant::now();
-        match producer
-            .enqueue(ProducerRecord::new(&plan.topic, value))
-            .await
-        {
-            Ok(delivery) => {
-                // The completer ends only after this sender drops.
-                let _ = in_flight_tx.send((sent_at, bytes, delivery));
-            }
-            Err(error) => {
-                tracing::warn!(%error, "bench record not enqueued");
-                recorder.lock().record_errors(1);
-            }
+        let bytes = record.value.as_ref().map_or(0, bytes::Bytes::len);
+        let token = pack_token(recorder.started().elapsed(), bytes);
+        if let Err(error) = producer.send_with_callback(record, &callback, token).await {
+            tracing::warn!(%error, "bench record not enqueued");
+            recorder.lock().record_errors(1);
         }
         sent += 1;
     }
-    drop(in_flight_tx);
     producer.flush().await;
-    if let Err(error) = completer.await {
-        tracing::warn!(%error, "bench acknowledgement task failed");
-    }
     producer.close().await;
     sent
 }
 
-/// Awaits deliveries in any order and records each outcome.
-async fn complete(mut in_flight: mpsc::UnboundedReceiver<InFlight>, recorder: SharedRecorder) {
-    let mut pending = FuturesUnordered::new();
-    let mut open = true;
-    loop {
-        tokio::select! {
-            next = in_flight.recv(), if open => match next {
-                Some((sent_at, bytes, delivery)) => pending.push(async move {
-                    let outcome = delivery.await;
-                    (sent_at, bytes, outcome, Instant::now())
-                }),
-                None => open = false,
-            },
-            Some((sent_at, bytes, outcome, acked_at)) = pending.next(), if !pending.is_empty() => {
-                let mut recorder_guard = recorder.lock();
-                match outcome {
-                    Ok(_) => recorder_guard.record(
-                        acked_at.duration_since(recorder.started()),
-                        bytes,
-                        Some(acked_at.duration_since(sent_at)),
-                    ),
-                    Err(error) => {
-                        tracing::debug!(%error, "bench record failed");
-                        recorder_guard.record_errors(1);
-                    }
-                }
+/// Low bits of a token: the value's size (values are far below 16 MiB:
+/// brokers cap requests at about 1 MiB by default).
+const SIZE_BITS: u32 = 24;
+const SIZE_MASK: u64 = (1 << SIZE_BITS) - 1;
+
+/// A record's token: its send time (µs since the run started) and its size.
+fn pack_token(sent: Duration, bytes: usize) -> u64 {
+    let micros = u64::try_from(sent.as_micros()).unwrap_or(u64::MAX >> SIZE_BITS);
+    (micros << SIZE_BITS) | (bytes as u64).min(SIZE_MASK)
+}
+
+fn unpack_token(token: u64) -> (Duration, u64) {
+    (Duration::from_micros(token >> SIZE_BITS), token & SIZE_MASK)
+}
+
+/// Records each acknowledgement with its send-to-ack latency.
+struct AckRecorder {
+    recorder: SharedRecorder,
+}
+
+impl DeliveryCallback for AckRecorder {
+    fn on_delivery(&self, token: u64, outcome: sluice_producer::Result<RecordMetadata>) {
+        let (sent, bytes) = unpack_token(token);
+        let acked = self.recorder.started().elapsed();
+        let mut recorder = self.recorder.lock();
+        match outcome {
+            Ok(_) => recorder.record(acked, bytes, Some(acked.saturating_sub(sent))),
+            Err(error) => {
+                tracing::debug!(%error, "bench record failed");
+                recorder.record_errors(1);
             }
-            else => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_keeps_send_time_and_size() {
+        let sent = Duration::from_micros(123_456_789);
+        assert_eq!(unpack_token(pack_token(sent, 1024)), (sent, 1024));
+    }
+
+    #[test]
+    fn token_size_saturates_instead_of_corrupting_the_time() {
+        let sent = Duration::from_micros(42);
+        let (time, size) = unpack_token(pack_token(sent, usize::MAX));
+        assert_eq!((time, size), (sent, SIZE_MASK));
     }
 }
