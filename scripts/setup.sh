@@ -19,6 +19,7 @@ step() { printf '[setup] %s\n' "$*"; }
 
 need_apt=()
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.

@@ -13,6 +13,7 @@
 //! | `actors` | producer and consumer tasks that feed the recorder |
 //! | `run` | [`run`]: topic setup, actors, deadline and progress for one mode |
 //! | `report` | [`write_report`]: SVG or HTML plots of throughput and latency |
+//! | [`suite`] | `sluice bench all`: the standard suite side by side with Kafka |
 //!
 //! # Measurements
 //!
@@ -63,6 +64,7 @@ mod recorder;
 mod report;
 mod run;
 mod settings;
+pub mod suite;
 mod summary;
 
 pub use error::{BenchError, Result};
