@@ -18,6 +18,14 @@ impl Pacer {
         }
     }
 
+    /// How many records are due `elapsed` after the start (record `n` is
+    /// due at `n / rate`); `None` when unpaced. Lets a sender send a burst of
+    /// due records with one clock reading.
+    pub fn due_by(&self, elapsed: Duration) -> Option<u64> {
+        self.records_per_sec
+            .map(|rate| (elapsed.as_secs_f64() * rate).floor() as u64 + 1)
+    }
+
     /// How long to wait, from `elapsed` after the start, before record
     /// number `sent` (counting from zero) is due; zero when it is due now.
     /// Late records are not skipped: a stall is followed by a catch-up burst,
@@ -39,6 +47,14 @@ mod tests {
     fn unlimited_pacer_never_waits() {
         let pacer = Pacer::new(None);
         assert_eq!(pacer.wait_before(1_000_000, Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn due_by_counts_the_records_whose_slot_has_come() {
+        let pacer = Pacer::new(Some(100.0));
+        assert_eq!(pacer.due_by(Duration::ZERO), Some(1));
+        assert_eq!(pacer.due_by(Duration::from_millis(505)), Some(51));
+        assert_eq!(Pacer::new(None).due_by(Duration::from_secs(1)), None);
     }
 
     #[test]

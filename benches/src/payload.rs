@@ -15,6 +15,9 @@ use crate::settings::PayloadKind;
 /// the Unix epoch, big-endian.
 pub const STAMP_BYTES: usize = 8;
 
+/// Size of the buffers stamped values are carved from.
+const ARENA_BYTES: usize = 64 * 1024;
+
 /// Words compressible payloads are made of: a small vocabulary repeats like
 /// the field names and values of real logs.
 const VOCABULARY: &[&str] = &[
@@ -100,13 +103,23 @@ impl Payload {
     /// The value for record number `sequence` with the current time in its
     /// first [`STAMP_BYTES`] bytes (values shorter than that are padded).
     pub fn stamped_value(&self, sequence: u64) -> Bytes {
-        let template = self.value(sequence);
-        let mut value = BytesMut::with_capacity(template.len().max(STAMP_BYTES));
-        value.extend_from_slice(&now_micros().to_be_bytes());
-        if template.len() > STAMP_BYTES {
-            value.extend_from_slice(&template[STAMP_BYTES..]);
+        self.stamped_value_in(sequence, &mut BytesMut::new())
+    }
+
+    /// [`Payload::stamped_value`] written into `arena` and split off it, so
+    /// consecutive values share one allocation (refilled in
+    /// [`ARENA_BYTES`] steps) instead of taking one each.
+    pub fn stamped_value_in(&self, sequence: u64, arena: &mut BytesMut) -> Bytes {
+        let template = &self.values[(sequence % self.values.len() as u64) as usize];
+        let len = template.len().max(STAMP_BYTES);
+        if arena.capacity() < len {
+            *arena = BytesMut::with_capacity(len.max(ARENA_BYTES));
         }
-        value.freeze()
+        arena.extend_from_slice(&now_micros().to_be_bytes());
+        if template.len() > STAMP_BYTES {
+            arena.extend_from_slice(&template[STAMP_BYTES..]);
+        }
+        arena.split().freeze()
     }
 
     /// How many distinct values [`Payload::value`] cycles through.
@@ -162,6 +175,21 @@ mod tests {
         for kind in [PayloadKind::Compressible, PayloadKind::Random] {
             let payload = Payload::generated(kind, 100, 7);
             assert!((0..32).all(|sequence| payload.value(sequence).len() == 100));
+        }
+    }
+
+    #[test]
+    fn arena_values_are_independent_and_stamped() {
+        let payload = Payload::generated(PayloadKind::Random, 100, 7);
+        let mut arena = BytesMut::new();
+        let values: Vec<Bytes> = (0..1000)
+            .map(|sequence| payload.stamped_value_in(sequence, &mut arena))
+            .collect();
+        for (sequence, value) in values.iter().enumerate() {
+            let template = payload.value(sequence as u64);
+            assert_eq!(value.len(), 100);
+            assert_eq!(value[STAMP_BYTES..], template[STAMP_BYTES..]);
+            assert!(read_stamp(value).is_some_and(|stamp| stamp > 0));
         }
     }
 

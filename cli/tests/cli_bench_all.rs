@@ -80,7 +80,7 @@ fn bench_all(extra: &[&str]) -> Value {
 fn assert_markdown_has_a_row_per_workload(path: &Path) {
     let markdown = std::fs::read_to_string(path).expect("the suite wrote its Markdown");
     assert!(markdown.starts_with("| workload |"));
-    assert!(markdown.contains("| produce 1 KiB, 1 producer, acks=1 |"));
+    assert!(markdown.contains("| produce 1 KiB, 1 producer, acks=1, batch.size 256 KiB |"));
 }
 
 /// Checks the first broker ran every workload and each counted records.

@@ -33,8 +33,8 @@ pub(crate) struct ProducerPlan {
     pub(crate) stamp: bool,
 }
 
-/// Unpaced runs look at the clock for the deadline once per this many records.
-const DEADLINE_CHECK_EVERY: u64 = 64;
+/// Records sent between two looks at the clock (deadline, pacing).
+const MAX_BURST: u64 = 64;
 
 /// Sends per `plan`, then flushes; returns the records handed to the
 /// producer. Every record's outcome is recorded before this returns.
@@ -50,38 +50,52 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
             .map(|index| ProducerRecord::new(&plan.topic, plan.payload.value(index)))
             .collect()
     };
+    let mut stamped = ProducerRecord::new(&plan.topic, bytes::Bytes::new());
+    let mut arena = bytes::BytesMut::new();
     let pacer = Pacer::new(plan.records_per_sec);
-    let paced = plan.records_per_sec.is_some();
     let started = Instant::now();
+    let deadline = plan
+        .deadline
+        .map(|at| at.saturating_duration_since(started));
     let mut sent = 0u64;
-    while plan.records.is_none_or(|records| sent < records) {
-        if (paced || sent.is_multiple_of(DEADLINE_CHECK_EVERY))
-            && plan
-                .deadline
-                .is_some_and(|deadline| Instant::now() >= deadline)
-        {
+    loop {
+        let elapsed = started.elapsed();
+        if deadline.is_some_and(|deadline| elapsed >= deadline) {
             break;
         }
-        if paced {
-            let wait = pacer.wait_before(sent, started.elapsed());
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
+        let mut burst_end = sent + MAX_BURST;
+        if let Some(due) = pacer.due_by(elapsed) {
+            if due <= sent {
+                tokio::time::sleep(pacer.wait_before(sent, elapsed)).await;
+                continue;
             }
+            burst_end = burst_end.min(due);
         }
-        let stamped;
-        let record = if plan.stamp {
-            stamped = ProducerRecord::new(&plan.topic, plan.payload.stamped_value(sent));
-            &stamped
-        } else {
-            &templates[(sent % templates.len() as u64) as usize]
-        };
-        let bytes = record.value.as_ref().map_or(0, bytes::Bytes::len);
-        let token = pack_token(recorder.started().elapsed(), bytes);
-        if let Err(error) = producer.send_with_callback(record, &callback, token).await {
-            tracing::warn!(%error, "bench record not enqueued");
-            recorder.lock().record_errors(1);
+        if let Some(records) = plan.records {
+            burst_end = burst_end.min(records);
         }
-        sent += 1;
+        if sent >= burst_end {
+            break;
+        }
+        while sent < burst_end {
+            let record = if plan.stamp {
+                stamped.value = Some(plan.payload.stamped_value_in(sent, &mut arena));
+                &stamped
+            } else {
+                &templates[(sent % templates.len() as u64) as usize]
+            };
+            let bytes = record.value.as_ref().map_or(0, bytes::Bytes::len);
+            let token = pack_token(recorder.started().elapsed(), bytes);
+            if let Err(error) = producer.send_with_callback(record, &callback, token).await {
+                tracing::warn!(%error, "bench record not enqueued");
+                recorder.lock().record_errors(1);
+            }
+            sent += 1;
+        }
+        // Appends that find room complete without awaiting anything: let
+        // the sender, the connections and (e2e) the consumers on this worker
+        // run between bursts, or a catching-up sender starves them.
+        tokio::task::yield_now().await;
     }
     producer.flush().await;
     producer.close().await;

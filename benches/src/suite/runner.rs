@@ -191,8 +191,11 @@ async fn measure_limits(
         tokio::task::spawn_blocking(move || loopback_tcp_limit(iperf_duration)).await?;
     status("measuring page-cache write bandwidth");
     let bytes = config.page_cache_bytes;
+    // As long as one run: the rate a run can sustain, write-back included.
+    let duration = config.duration_per_run;
     let page_cache_write =
-        tokio::task::spawn_blocking(move || page_cache_limit(&scratch, bytes)).await?;
+        tokio::task::spawn_blocking(move || page_cache_limit(&scratch, bytes, Some(duration)))
+            .await?;
     Ok(MachineLimits {
         loopback_tcp,
         page_cache_write,
@@ -274,6 +277,18 @@ async fn start_and_wait(
     Ok(process)
 }
 
+/// Writes dirty pages back before a run (`sync`), so no run inherits the
+/// write-back of the gigabytes the previous ones wrote: with a few GiB
+/// dirty, the kernel's write-back competes for the 2 cores and latency runs
+/// degrade run after run. Best effort: a missing `sync` only logs.
+async fn write_back_dirty_pages() {
+    match tokio::process::Command::new("sync").status().await {
+        Ok(status) if status.success() => {}
+        Ok(status) => tracing::warn!(%status, "sync failed; dirty pages carry over"),
+        Err(error) => tracing::warn!(%error, "cannot run sync; dirty pages carry over"),
+    }
+}
+
 async fn run_workloads(
     name: &str,
     base: &RunBase,
@@ -296,6 +311,7 @@ async fn run_workloads(
         };
         let title = workload.title();
         status(&format!("[{name}] {title}"));
+        write_back_dirty_pages().await;
         let topic = settings.topic.clone();
         let limit = duration * 4 + RUN_SLACK;
         let run = crate::run(settings, |progress: &Progress| {

@@ -124,8 +124,10 @@ struct AllFlags {
     /// Give up on a client operation (retries included) after this long.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     timeout_ms: u64,
-    /// MiB the page-cache write test writes (1 MiB chunks, no fsync).
-    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    /// Most MiB the page-cache write test writes (1 MiB chunks, no fsync);
+    /// it also stops after one run's duration, so it measures the rate a run
+    /// can sustain once the dirty-page limits hold writes to write-back speed.
+    #[arg(long, default_value_t = 16_384, value_name = "MIB")]
     page_cache_mib: u64,
     /// How long iperf3 measures loopback TCP.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "3s", value_name = "DURATION")]
