@@ -3,11 +3,13 @@
 //! and its JSON has every standard workload with records. Figures are
 //! never asserted; every process is bounded and killed by its own pid.
 
-use std::net::{TcpListener, TcpStream};
+mod cli_support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cli_support::TestBroker;
 use serde_json::Value;
 
 /// Every workload key the suite must report.
@@ -24,8 +26,6 @@ const WORKLOADS: [&str; 9] = [
 ];
 /// Upper bound on one suite run with 300 ms workloads.
 const SUITE_BOUND: Duration = Duration::from_secs(240);
-/// How long a broker started by the test may take to accept connections.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A child process killed (by its pid) when the test ends.
 struct Killed(Child);
@@ -123,26 +123,8 @@ fn suite_without_kafka_runs_every_workload_on_its_own_broker() {
 
 #[test]
 fn suite_measures_a_broker_given_with_bootstrap_server_by_its_name() {
-    let data = tempfile::tempdir().expect("a temporary directory can be created");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("loopback can bind an ephemeral port")
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let broker = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["broker", "--listen", &address, "--data-dir"])
-        .arg(data.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sluice broker can be spawned");
-    let _broker = Killed(broker);
-    let deadline = Instant::now() + START_TIMEOUT;
-    while TcpStream::connect(&address).is_err() {
-        assert!(Instant::now() < deadline, "the broker did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let broker = TestBroker::start();
+    let address = broker.bootstrap();
     let results = bench_all(&["--bootstrap-server", &format!("mine={address}")]);
     let measured = assert_every_workload_has_records(&results);
     assert_eq!(measured["name"], "mine");
