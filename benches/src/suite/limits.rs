@@ -64,21 +64,20 @@ impl MachineLimits {
 /// # Errors
 /// The file cannot be created or written (a full disk, no permission).
 pub fn measure_page_cache_write(dir: &Path, total_bytes: u64) -> std::io::Result<f64> {
-    measure_sustained_page_cache_write(dir, total_bytes, None)
+    let (written, elapsed) = write_sustained(dir, total_bytes, None)?;
+    Ok(mb_per_sec(written, elapsed))
 }
 
-/// Like [`measure_page_cache_write`], but stops after `max_duration` when
-/// given: the sustained rate over as long as a run lasts. A short test
+/// Writes like [`measure_page_cache_write`], but stops after `max_duration`
+/// when given: the sustained rate over as long as a run lasts. A short test
 /// only fills free memory; a run of several seconds at full speed outgrows
-/// the dirty-page limits and then writes at the pace of write-back.
-///
-/// # Errors
-/// As [`measure_page_cache_write`].
-pub fn measure_sustained_page_cache_write(
+/// the dirty-page limits and then writes at the pace of write-back. Returns
+/// the bytes written and the time the writes took.
+fn write_sustained(
     dir: &Path,
     total_bytes: u64,
     max_duration: Option<Duration>,
-) -> std::io::Result<f64> {
+) -> std::io::Result<(u64, Duration)> {
     let path = dir.join("page-cache-write.test");
     let chunk = vec![0x5a_u8; PAGE_CACHE_CHUNK_BYTES];
     let started = Instant::now();
@@ -89,7 +88,11 @@ pub fn measure_sustained_page_cache_write(
     let removed = std::fs::remove_file(&path);
     let written = outcome?;
     removed?;
-    Ok(written as f64 / BYTES_PER_MB / elapsed.as_secs_f64().max(1e-9))
+    Ok((written, elapsed))
+}
+
+fn mb_per_sec(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / BYTES_PER_MB / elapsed.as_secs_f64().max(1e-9)
 }
 
 fn write_chunks(
@@ -111,14 +114,13 @@ fn write_chunks(
 /// The page-cache limit as a [`Limit`], with the reason when it failed:
 /// at most `total_bytes`, for at most `max_duration`.
 pub fn page_cache_limit(dir: &Path, total_bytes: u64, max_duration: Option<Duration>) -> Limit {
-    let started = Instant::now();
-    match measure_sustained_page_cache_write(dir, total_bytes, max_duration) {
-        Ok(mb_per_sec) => Limit {
-            mb_per_sec: Some(mb_per_sec),
+    match write_sustained(dir, total_bytes, max_duration) {
+        Ok((written, elapsed)) => Limit {
+            mb_per_sec: Some(mb_per_sec(written, elapsed)),
             note: format!(
-                "{:.0} MiB written sequentially in 1 MiB chunks in {:.1} s, no fsync",
-                mb_per_sec * BYTES_PER_MB * started.elapsed().as_secs_f64() / (1u64 << 20) as f64,
-                started.elapsed().as_secs_f64()
+                "{} MiB written sequentially in 1 MiB chunks in {:.1} s, no fsync",
+                written >> 20,
+                elapsed.as_secs_f64()
             ),
         },
         Err(error) => Limit {
