@@ -44,9 +44,17 @@ pub enum BenchError {
     /// The plots could not be drawn.
     #[error("cannot draw the report: {0}")]
     Plot(String),
-    /// An actor task panicked or was cancelled.
-    #[error("benchmark task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    /// An actor's thread could not be started.
+    #[error("cannot start benchmark thread {name}: {source}")]
+    ActorThread {
+        /// The thread's name.
+        name: String,
+        /// Why the thread or its runtime could not be created.
+        source: std::io::Error,
+    },
+    /// An actor's thread ended without an outcome (it panicked).
+    #[error("benchmark actor {0} ended without a result")]
+    ActorEnded(String),
 }
 
 /// Results of this crate.

@@ -103,19 +103,20 @@ impl Payload {
     /// The value for record number `sequence` with the current time in its
     /// first [`STAMP_BYTES`] bytes (values shorter than that are padded).
     pub fn stamped_value(&self, sequence: u64) -> Bytes {
-        self.stamped_value_in(sequence, &mut BytesMut::new())
+        self.stamped_value_in(sequence, now_micros(), &mut BytesMut::new())
     }
 
-    /// [`Payload::stamped_value`] written into `arena` and split off it, so
+    /// The value for record number `sequence` stamped with `stamp_us` (from
+    /// [`now_micros`]), written into `arena` and split off it, so
     /// consecutive values share one allocation (refilled in
     /// [`ARENA_BYTES`] steps) instead of taking one each.
-    pub fn stamped_value_in(&self, sequence: u64, arena: &mut BytesMut) -> Bytes {
+    pub fn stamped_value_in(&self, sequence: u64, stamp_us: u64, arena: &mut BytesMut) -> Bytes {
         let template = &self.values[(sequence % self.values.len() as u64) as usize];
         let len = template.len().max(STAMP_BYTES);
         if arena.capacity() < len {
             *arena = BytesMut::with_capacity(len.max(ARENA_BYTES));
         }
-        arena.extend_from_slice(&now_micros().to_be_bytes());
+        arena.extend_from_slice(&stamp_us.to_be_bytes());
         if template.len() > STAMP_BYTES {
             arena.extend_from_slice(&template[STAMP_BYTES..]);
         }
@@ -183,7 +184,7 @@ mod tests {
         let payload = Payload::generated(PayloadKind::Random, 100, 7);
         let mut arena = BytesMut::new();
         let values: Vec<Bytes> = (0..1000)
-            .map(|sequence| payload.stamped_value_in(sequence, &mut arena))
+            .map(|sequence| payload.stamped_value_in(sequence, now_micros(), &mut arena))
             .collect();
         for (sequence, value) in values.iter().enumerate() {
             let template = payload.value(sequence as u64);

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::actors::consumer::ConsumeTarget;
 use crate::actors::producer::ProducerPlan;
+use crate::actors::thread::{self, Running, Starting};
 use crate::actors::{SharedRecorder, consumer, producer};
 use crate::error::{BenchError, Result};
 use crate::payload::Payload;
@@ -72,10 +73,11 @@ async fn run_produce(
     payload: Arc<Payload>,
     on_progress: &mut impl FnMut(&Progress),
 ) -> Result<Summary> {
-    let producers = connect_producers(&settings).await?;
+    let mut producers = spawn_producers(&settings)?;
+    thread::all_connected(&mut producers).await?;
     let recorder = SharedRecorder::new(Recorder::new(SERIES_INTERVAL), Instant::now());
-    let tasks = spawn_producers(&settings, producers, payload, false, &recorder);
-    let _sent = drive(join_all(tasks), &recorder, on_progress).await?;
+    let running = start_producers(&settings, producers, payload, false, &recorder);
+    let _sent = drive(thread::join_all(running), &recorder, on_progress).await?;
     let elapsed = recorder.started().elapsed();
     Ok(recorder.into_inner().finish(elapsed, settings))
 }
@@ -91,14 +93,15 @@ async fn run_consume(
         (None, Some(_)) => None,
         (None, None) => Some(records_in_topic(admin, &settings.topic, partitions).await?),
     };
-    let consumers = connect_consumers(&settings, partitions, None).await?;
+    let mut consumers = spawn_consumers(&settings, partitions, None, false)?;
+    thread::all_connected(&mut consumers).await?;
     let target = Arc::new(ConsumeTarget::new(records));
     let recorder = SharedRecorder::new(Recorder::new(SERIES_INTERVAL), Instant::now());
     let stopper = stop_at_deadline(&target, settings.duration());
-    let tasks = spawn_consumers(consumers, false, &target, &recorder);
-    let outcome = drive(join_all(tasks), &recorder, on_progress).await;
+    let running = start_consumers(consumers, &target, &recorder);
+    let outcome = drive(thread::join_all(running), &recorder, on_progress).await;
     stopper.abort();
-    outcome?.into_iter().collect::<Result<()>>()?;
+    outcome?;
     let elapsed = recorder.started().elapsed();
     Ok(recorder.into_inner().finish(elapsed, settings))
 }
@@ -113,22 +116,24 @@ async fn run_e2e(
     settings.throughput = Some(settings.throughput.unwrap_or(DEFAULT_E2E_RECORDS_PER_SEC));
     // Consumers start at the current end so they see exactly what this run sends.
     let ends = log_end_offsets(admin, &settings.topic, partitions).await?;
-    let consumers = connect_consumers(&settings, partitions, Some(&ends)).await?;
-    let producers = connect_producers(&settings).await?;
+    let mut consumers = spawn_consumers(&settings, partitions, Some(ends), true)?;
+    thread::all_connected(&mut consumers).await?;
+    let mut producers = spawn_producers(&settings)?;
+    thread::all_connected(&mut producers).await?;
     let started = Instant::now();
     let received = SharedRecorder::new(Recorder::new(SERIES_INTERVAL), started);
     let acknowledged = SharedRecorder::new(Recorder::new(SERIES_INTERVAL), started);
     let target = Arc::new(ConsumeTarget::new(None));
-    let consumer_tasks = spawn_consumers(consumers, true, &target, &received);
-    let producer_tasks = spawn_producers(&settings, producers, payload, true, &acknowledged);
-    drive(join_all(producer_tasks), &received, on_progress).await?;
+    let consumers = start_consumers(consumers, &target, &received);
+    let producers = start_producers(&settings, producers, payload, true, &acknowledged);
+    drive(thread::join_all(producers), &received, on_progress).await?;
     let acknowledged = acknowledged.into_inner();
     let expected = acknowledged.records();
     target.set_target(expected);
     let stopper = stop_at_deadline(&target, Some(E2E_DRAIN_TIMEOUT));
-    let outcome = drive(join_all(consumer_tasks), &received, on_progress).await;
+    let outcome = drive(thread::join_all(consumers), &received, on_progress).await;
     stopper.abort();
-    outcome?.into_iter().collect::<Result<()>>()?;
+    outcome?;
     let missing = expected.saturating_sub(target.consumed());
     if missing > 0 {
         tracing::warn!(
@@ -161,14 +166,6 @@ async fn drive<T>(
             }
         }
     }
-}
-
-async fn join_all<T>(tasks: Vec<JoinHandle<T>>) -> Result<Vec<T>> {
-    let mut outputs = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outputs.push(task.await?);
-    }
-    Ok(outputs)
 }
 
 /// Stops the consumers after `limit`, if there is one.
@@ -290,23 +287,39 @@ fn producer_config(settings: &BenchSettings) -> ProducerConfig {
     config
 }
 
-async fn connect_producers(settings: &BenchSettings) -> Result<Vec<Producer>> {
-    let mut producers = Vec::with_capacity(settings.producers);
-    for _ in 0..settings.producers {
-        let producer = Producer::connect(producer_config(settings)).await?;
-        producer.client().ensure_topic(&settings.topic).await?;
-        producers.push(producer);
-    }
-    Ok(producers)
+/// What a producer actor is started with.
+type ProducerStart = (ProducerPlan, SharedRecorder);
+
+/// One connecting producer actor per `--producers`, each on its own thread.
+fn spawn_producers(settings: &BenchSettings) -> Result<Vec<Starting<ProducerStart, u64>>> {
+    (0..settings.producers)
+        .map(|index| {
+            let config = producer_config(settings);
+            let topic = settings.topic.clone();
+            thread::spawn(
+                format!("bench-producer-{index}"),
+                move || async move {
+                    let producer = Producer::connect(config).await?;
+                    producer.client().ensure_topic(&topic).await?;
+                    Ok(producer)
+                },
+                |producer, (plan, recorder): ProducerStart| async move {
+                    Ok(producer::run(producer, plan, recorder).await)
+                },
+            )
+        })
+        .collect()
 }
 
-fn spawn_producers(
+/// Starts the connected producers, each with its share of the records and
+/// the rate; returns what each sent.
+fn start_producers(
     settings: &BenchSettings,
-    producers: Vec<Producer>,
+    producers: Vec<Starting<ProducerStart, u64>>,
     payload: Arc<Payload>,
     stamp: bool,
     recorder: &SharedRecorder,
-) -> Vec<JoinHandle<u64>> {
+) -> Vec<Running<u64>> {
     let count = producers.len() as u64;
     let deadline = settings.duration().map(|limit| recorder.started() + limit);
     producers
@@ -323,7 +336,7 @@ fn spawn_producers(
                 payload: Arc::clone(&payload),
                 stamp,
             };
-            tokio::spawn(producer::run(producer, plan, recorder.clone()))
+            producer.start((plan, recorder.clone()))
         })
         .collect()
 }
@@ -333,58 +346,71 @@ fn share(total: u64, count: u64, index: u64) -> u64 {
     total / count + u64::from(index < total % count)
 }
 
-/// Consumers by assignment (partitions dealt round-robin, starting at
-/// `start_offsets` or the earliest offset) or, with `--group`, subscribed.
-async fn connect_consumers(
+/// What a consumer actor is started with.
+type ConsumerStart = (Arc<ConsumeTarget>, SharedRecorder);
+
+/// One connecting consumer actor per `--consumers`, each on its own thread:
+/// by assignment (partitions dealt round-robin, starting at `start_offsets`
+/// or the earliest offset) or, with `--group`, subscribed.
+/// `stamped`: values carry their send time (e2e).
+fn spawn_consumers(
     settings: &BenchSettings,
     partitions: &[i32],
-    start_offsets: Option<&[i64]>,
-) -> Result<Vec<Consumer>> {
-    let group = settings
-        .group
-        .as_deref()
-        .filter(|_| start_offsets.is_none());
-    let mut consumers = Vec::with_capacity(settings.consumers);
-    for index in 0..settings.consumers {
-        let mut config = ConsumerConfig::new(settings.bootstrap_servers.clone(), group);
-        config.client = client_config(settings);
-        config.auto_offset_reset = AutoOffsetReset::Earliest;
-        let mut consumer = Consumer::connect(config).await?;
-        if group.is_some() {
-            consumer.subscribe(&[settings.topic.as_str()])?;
-        } else {
+    start_offsets: Option<Vec<i64>>,
+    stamped: bool,
+) -> Result<Vec<Starting<ConsumerStart, ()>>> {
+    let group = settings.group.clone().filter(|_| start_offsets.is_none());
+    (0..settings.consumers)
+        .map(|index| {
+            let mut config =
+                ConsumerConfig::new(settings.bootstrap_servers.clone(), group.as_deref());
+            config.client = client_config(settings);
+            config.auto_offset_reset = AutoOffsetReset::Earliest;
+            let topic = settings.topic.clone();
+            let subscribe = group.is_some();
+            // This consumer's partitions, with their positions in `partitions`.
             let mine: Vec<(TopicPartition, usize)> = partitions
                 .iter()
                 .enumerate()
                 .filter(|(position, _)| position % settings.consumers == index)
-                .map(|(position, p)| (TopicPartition::new(settings.topic.as_str(), *p), position))
+                .map(|(position, p)| (TopicPartition::new(topic.as_str(), *p), position))
                 .collect();
-            let assigned: Vec<TopicPartition> = mine.iter().map(|(tp, _)| tp.clone()).collect();
-            consumer.assign(&assigned);
-            if let Some(offsets) = start_offsets {
-                for (partition, position) in &mine {
-                    consumer.seek(partition, offsets[*position])?;
-                }
-            }
-        }
-        consumers.push(consumer);
-    }
-    Ok(consumers)
+            let start_offsets = start_offsets.clone();
+            thread::spawn(
+                format!("bench-consumer-{index}"),
+                move || async move {
+                    let mut consumer = Consumer::connect(config).await?;
+                    if subscribe {
+                        consumer.subscribe(&[topic.as_str()])?;
+                        return Ok(consumer);
+                    }
+                    let assigned: Vec<TopicPartition> =
+                        mine.iter().map(|(tp, _)| tp.clone()).collect();
+                    consumer.assign(&assigned);
+                    if let Some(offsets) = &start_offsets {
+                        for (partition, position) in &mine {
+                            consumer.seek(partition, offsets[*position])?;
+                        }
+                    }
+                    Ok(consumer)
+                },
+                move |consumer, (target, recorder): ConsumerStart| async move {
+                    consumer::run(consumer, stamped, &target, recorder).await
+                },
+            )
+        })
+        .collect()
 }
 
-fn spawn_consumers(
-    consumers: Vec<Consumer>,
-    stamped: bool,
+/// Starts the connected consumers.
+fn start_consumers(
+    consumers: Vec<Starting<ConsumerStart, ()>>,
     target: &Arc<ConsumeTarget>,
     recorder: &SharedRecorder,
-) -> Vec<JoinHandle<Result<()>>> {
+) -> Vec<Running<()>> {
     consumers
         .into_iter()
-        .map(|consumer| {
-            let target = Arc::clone(target);
-            let recorder = recorder.clone();
-            tokio::spawn(async move { consumer::run(consumer, stamped, &target, recorder).await })
-        })
+        .map(|consumer| consumer.start((Arc::clone(target), recorder.clone())))
         .collect()
 }
 

@@ -92,8 +92,9 @@ impl<C> Accumulator<C> {
     }
 
     /// Appends a record to `topic`-`partition`'s open batch, starting a new
-    /// batch when it is full. Returns whether the sender should look again:
-    /// a batch filled up, or a new one started (its linger timer runs).
+    /// batch when it is full; `now_ms` is called only when a batch starts.
+    /// Returns whether the sender should look again: a batch filled up, or a
+    /// new one started (its linger timer runs).
     ///
     /// # Errors
     /// [`ProducerError::RecordTooLarge`] (with the completion handed back)
@@ -105,7 +106,7 @@ impl<C> Accumulator<C> {
         record: RecordRef<'_>,
         completion: C,
         reserved_bytes: usize,
-        now_ms: u64,
+        now_ms: impl FnOnce() -> u64,
     ) -> Result<bool, (ProducerError, C)> {
         let settings = self.settings;
         let queue = self.queue_mut(topic, partition);
@@ -129,7 +130,8 @@ impl<C> Accumulator<C> {
             return Ok(true);
         }
         self.close_open(topic, partition);
-        let mut batch = self.new_batch(topic, partition, now_ms, settings);
+        // The clock is read only here: most records join an open batch.
+        let mut batch = self.new_batch(topic, partition, now_ms(), settings);
         if !try_append(&mut batch, record) {
             self.recycle(batch);
             return Err((
@@ -434,7 +436,7 @@ mod tests {
     }
 
     fn append(accumulator: &mut Accumulator<u32>, partition: i32, id: u32, value: &[u8], now: u64) {
-        let appended = accumulator.append("t", partition, record(value), id, value.len(), now);
+        let appended = accumulator.append("t", partition, record(value), id, value.len(), || now);
         assert!(appended.is_ok(), "record {id} appended");
     }
 

@@ -265,7 +265,6 @@ impl Producer {
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_deref()))
             .collect();
-        let now = self.shared.now_ms();
         let appended = {
             let mut state = self.shared.lock();
             let partition = state.partitioner.partition(
@@ -284,7 +283,9 @@ impl Producer {
             let appended =
                 state
                     .accumulator
-                    .append(&record.topic, partition, entry, completion, size, now);
+                    .append(&record.topic, partition, entry, completion, size, || {
+                        self.shared.now_ms()
+                    });
             if appended.is_ok() {
                 state.unfinished_records += 1;
             }

@@ -98,4 +98,17 @@ pub trait DeliveryCallback: Send + Sync + 'static {
     /// `token` is what the record was sent with; `outcome` where it was
     /// written, or why it was not.
     fn on_delivery(&self, token: u64, outcome: Result<RecordMetadata>);
+
+    /// The outcomes of consecutive records of one batch that share this
+    /// callback, in order. By default one [`on_delivery`] call each;
+    /// override it to do per-batch work once (read a clock, take a lock).
+    /// Records the implementation leaves in `deliveries` still reach
+    /// [`on_delivery`] afterwards.
+    ///
+    /// [`on_delivery`]: DeliveryCallback::on_delivery
+    fn on_deliveries(&self, deliveries: &mut dyn Iterator<Item = (u64, Result<RecordMetadata>)>) {
+        for (token, outcome) in deliveries {
+            self.on_delivery(token, outcome);
+        }
+    }
 }

@@ -108,17 +108,34 @@ impl Shared {
         let records = batch.record_count();
         let mut forgotten_failures = 0usize;
         let mut last_failure = None;
-        for (index, pending) in batch.pending.into_iter().enumerate() {
-            match pending.completion {
+        let mut pending = batch.pending.into_iter().enumerate().peekable();
+        while let Some((index, record)) = pending.next() {
+            match record.completion {
                 Completion::Channel(sender) => {
                     // The caller may have stopped waiting; that is fine.
-                    let _ = sender.send(outcome(index, pending.timestamp));
+                    let _ = sender.send(outcome(index, record.timestamp));
                 }
                 Completion::Callback(callback, token) => {
-                    callback.on_delivery(token, outcome(index, pending.timestamp));
+                    // The run of following records with the same callback
+                    // goes to it in one call.
+                    let first = std::iter::once((token, outcome(index, record.timestamp)));
+                    let same_callback = std::iter::from_fn(|| {
+                        let (index, next) = pending.next_if(|(_, next)| {
+                            matches!(&next.completion, Completion::Callback(other, _) if Arc::ptr_eq(other, &callback))
+                        })?;
+                        let Completion::Callback(_, token) = next.completion else {
+                            unreachable!("next_if admitted only callback completions");
+                        };
+                        Some((token, outcome(index, next.timestamp)))
+                    });
+                    let mut run = first.chain(same_callback);
+                    callback.on_deliveries(&mut run);
+                    for (token, result) in run {
+                        callback.on_delivery(token, result);
+                    }
                 }
                 Completion::Forget => {
-                    if let Err(error) = outcome(index, pending.timestamp) {
+                    if let Err(error) = outcome(index, record.timestamp) {
                         forgotten_failures += 1;
                         last_failure = Some(error);
                     }

@@ -6,13 +6,18 @@
 mod support;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::try_join_all;
 use sluice_client::testing::TestBroker;
 use sluice_client::{Admin, OffsetSpec};
-use sluice_producer::{Acks, Producer, ProducerError, ProducerRecord, partition_for_key};
+use sluice_producer::{
+    Acks, DeliveryCallback, Producer, ProducerError, ProducerRecord, RecordMetadata,
+    partition_for_key,
+};
 use sluice_protocol::Compression;
 use support::{
     STEP_TIMEOUT, create_topic, init_tracing, producer_config, read_partition, topic_name,
@@ -125,6 +130,95 @@ async fn acks_zero_and_one_deliver_without_idempotence() -> anyhow::Result<()> {
             "no producer id without idempotence"
         );
     }
+    Ok(())
+}
+
+/// Collects `(token, offset)` pairs. With `batch_calls`, it takes only the
+/// first record of each `on_deliveries` call and leaves the rest, which the
+/// producer must then hand to `on_delivery` one by one.
+#[derive(Default)]
+struct Collect {
+    batch_calls: bool,
+    delivered: Mutex<Vec<(u64, i64)>>,
+    group_calls: AtomicUsize,
+}
+
+impl DeliveryCallback for Collect {
+    fn on_delivery(&self, token: u64, outcome: sluice_producer::Result<RecordMetadata>) {
+        let offset = outcome.map_or(-2, |metadata| metadata.offset);
+        self.delivered.lock().expect("lock").push((token, offset));
+    }
+
+    fn on_deliveries(
+        &self,
+        deliveries: &mut dyn Iterator<Item = (u64, sluice_producer::Result<RecordMetadata>)>,
+    ) {
+        if !self.batch_calls {
+            for (token, outcome) in deliveries {
+                self.on_delivery(token, outcome);
+            }
+            return;
+        }
+        self.group_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some((token, outcome)) = deliveries.next() {
+            self.on_delivery(token, outcome);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_get_every_record_once_with_its_token_and_offset() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let topic = topic_name("callbacks");
+    let _client = create_topic(&broker, &topic, 1).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    // One batch for all: the callbacks' records interleave within it.
+    config.linger_ms = 30_000;
+    config.delivery_timeout_ms = 90_000;
+    let producer = Producer::connect(config).await?;
+    let per_record = Arc::new(Collect::default());
+    let per_batch = Arc::new(Collect {
+        batch_calls: true,
+        ..Collect::default()
+    });
+    let per_record_dyn: Arc<dyn DeliveryCallback> = per_record.clone();
+    let per_batch_dyn: Arc<dyn DeliveryCallback> = per_batch.clone();
+    // Offsets 0-9 per record, 10-29 per batch, 30 a channel, 31-39 per batch.
+    let mut channel = None;
+    for i in 0..40u64 {
+        let record = ProducerRecord::new(&topic, format!("{i}"));
+        match i {
+            0..10 => {
+                producer
+                    .send_with_callback(&record, &per_record_dyn, i)
+                    .await?
+            }
+            30 => channel = Some(producer.enqueue(record).await?),
+            _ => {
+                producer
+                    .send_with_callback(&record, &per_batch_dyn, i)
+                    .await?
+            }
+        }
+    }
+    tokio::time::timeout(STEP_TIMEOUT, producer.flush()).await?;
+    let channel = channel.expect("record 30 was enqueued").await?;
+    assert_eq!(channel.offset, 30);
+    let expected =
+        |range: std::ops::Range<u64>| -> Vec<(u64, i64)> { range.map(|i| (i, i as i64)).collect() };
+    assert_eq!(*per_record.delivered.lock().expect("lock"), expected(0..10));
+    let mut batched = per_batch.delivered.lock().expect("lock").clone();
+    batched.sort_unstable();
+    let mut wanted = expected(10..30);
+    wanted.extend(expected(31..40));
+    assert_eq!(batched, wanted, "each record once, with its own offset");
+    assert_eq!(
+        per_batch.group_calls.load(Ordering::Relaxed),
+        2,
+        "one call per run of records sharing the callback"
+    );
+    producer.close().await;
     Ok(())
 }
 

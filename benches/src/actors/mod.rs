@@ -1,8 +1,10 @@
-//! The tasks that load the cluster and feed the shared [`Recorder`]: one
-//! producer actor per `--producers`, one consumer actor per `--consumers`.
+//! The actors that load the cluster and feed the shared [`Recorder`]: one
+//! producer actor per `--producers`, one consumer actor per `--consumers`,
+//! each on its own thread ([`thread`]).
 
 pub(crate) mod consumer;
 pub(crate) mod producer;
+pub(crate) mod thread;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;

@@ -14,7 +14,7 @@ use sluice_producer::{DeliveryCallback, Producer, ProducerRecord, RecordMetadata
 
 use super::SharedRecorder;
 use crate::pacer::Pacer;
-use crate::payload::Payload;
+use crate::payload::{Payload, now_micros};
 
 /// What one producer actor sends.
 #[derive(Debug, Clone)]
@@ -59,7 +59,11 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
         .map(|at| at.saturating_duration_since(started));
     let mut sent = 0u64;
     loop {
-        let elapsed = started.elapsed();
+        // One look at each clock per burst: a burst's records are appended
+        // within microseconds of each other, and stamping them all with its
+        // start errs on the side of longer latencies.
+        let now = Instant::now();
+        let elapsed = now.duration_since(started);
         if deadline.is_some_and(|deadline| elapsed >= deadline) {
             break;
         }
@@ -77,15 +81,25 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
         if sent >= burst_end {
             break;
         }
+        let send_time = now.duration_since(recorder.started());
+        let stamp_us = if plan.stamp {
+            let stamp_us = now_micros();
+            // The create time is the stamp's: the producer need not read
+            // the clock for each record.
+            stamped.timestamp = Some(i64::try_from(stamp_us / 1000).unwrap_or(i64::MAX));
+            stamp_us
+        } else {
+            0
+        };
         while sent < burst_end {
             let record = if plan.stamp {
-                stamped.value = Some(plan.payload.stamped_value_in(sent, &mut arena));
+                stamped.value = Some(plan.payload.stamped_value_in(sent, stamp_us, &mut arena));
                 &stamped
             } else {
                 &templates[(sent % templates.len() as u64) as usize]
             };
             let bytes = record.value.as_ref().map_or(0, bytes::Bytes::len);
-            let token = pack_token(recorder.started().elapsed(), bytes);
+            let token = pack_token(send_time, bytes);
             if let Err(error) = producer.send_with_callback(record, &callback, token).await {
                 tracing::warn!(%error, "bench record not enqueued");
                 recorder.lock().record_errors(1);
@@ -93,8 +107,8 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
             sent += 1;
         }
         // Appends that find room complete without awaiting anything: let
-        // the sender, the connections and (e2e) the consumers on this worker
-        // run between bursts, or a catching-up sender starves them.
+        // the sender and the connections on this thread run between bursts,
+        // or a catching-up sender starves them.
         tokio::task::yield_now().await;
     }
     producer.flush().await;
@@ -124,14 +138,24 @@ struct AckRecorder {
 
 impl DeliveryCallback for AckRecorder {
     fn on_delivery(&self, token: u64, outcome: sluice_producer::Result<RecordMetadata>) {
-        let (sent, bytes) = unpack_token(token);
+        self.on_deliveries(&mut std::iter::once((token, outcome)));
+    }
+
+    /// One clock read and one lock per batch.
+    fn on_deliveries(
+        &self,
+        deliveries: &mut dyn Iterator<Item = (u64, sluice_producer::Result<RecordMetadata>)>,
+    ) {
         let acked = self.recorder.started().elapsed();
         let mut recorder = self.recorder.lock();
-        match outcome {
-            Ok(_) => recorder.record(acked, bytes, Some(acked.saturating_sub(sent))),
-            Err(error) => {
-                tracing::debug!(%error, "bench record failed");
-                recorder.record_errors(1);
+        for (token, outcome) in deliveries {
+            let (sent, bytes) = unpack_token(token);
+            match outcome {
+                Ok(_) => recorder.record(acked, bytes, Some(acked.saturating_sub(sent))),
+                Err(error) => {
+                    tracing::debug!(%error, "bench record failed");
+                    recorder.record_errors(1);
+                }
             }
         }
     }
