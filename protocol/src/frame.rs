@@ -3,7 +3,8 @@
 //! Every Kafka request and response travels as a big-endian `i32` length
 //! followed by that many bytes. The decoder checks the announced length against
 //! a limit (`socket.request.max.bytes`) *before* reserving any memory, so a
-//! hostile or corrupt prefix closes the connection instead of allocating it.
+//! hostile or corrupt prefix closes the connection instead of allocating it,
+//! and reserves at most 1 MiB ahead of the bytes that have arrived.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -13,6 +14,11 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 100 * 1024 * 1024;
 
 /// Size of the length prefix in bytes.
 const LENGTH_PREFIX_BYTES: usize = 4;
+
+/// The most a decoder reserves ahead of bytes that have not arrived: whole
+/// frames up to this size (produce requests, most fetch responses) get their
+/// full buffer when their length prefix is read.
+const EAGER_RESERVE_MAX_BYTES: usize = 1024 * 1024;
 
 /// Why a frame could not be read or written; each variant closes the connection.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +82,11 @@ impl Decoder for FrameCodec {
         }
         let total = LENGTH_PREFIX_BYTES + length;
         if src.len() < total {
-            // No reservation for the whole frame: memory grows with the bytes
-            // that actually arrive, so a large announced length costs nothing.
+            // Room for the rest of a frame of usual size at once, so it
+            // arrives in as few reads as the socket allows and is not copied
+            // as the buffer grows. A larger announced length reserves only
+            // this much: memory grows with the bytes that actually arrive.
+            src.reserve(total.min(EAGER_RESERVE_MAX_BYTES) - src.len().min(total));
             return Ok(None);
         }
         src.advance(LENGTH_PREFIX_BYTES);
@@ -213,6 +222,28 @@ mod tests {
         let mut codec = FrameCodec::default();
         let frames = decode_all(&mut codec, &[0, 0, 0, 5, 1, 2]).unwrap();
         assert!(frames.is_empty());
+    }
+
+    #[test]
+    fn incomplete_frame_reserves_its_whole_length() {
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::from(&[0u8, 0, 64, 0, 1, 2][..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= 4 + 16 * 1024, "room for the 16 KiB frame");
+    }
+
+    #[test]
+    fn huge_announced_frame_reserves_only_the_eager_bound() {
+        let mut codec = FrameCodec::default();
+        let announced = 90 * 1024 * 1024_i32;
+        let mut buf = BytesMut::from(&announced.to_be_bytes()[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= EAGER_RESERVE_MAX_BYTES);
+        assert!(
+            buf.capacity() < 2 * EAGER_RESERVE_MAX_BYTES,
+            "{}",
+            buf.capacity()
+        );
     }
 
     #[test]

@@ -157,6 +157,42 @@ impl RecordIter {
         self.buf.len() - self.position
     }
 
+    /// Walks every remaining record as [`Iterator::next`] would, checking
+    /// framing, the declared count and that offset deltas run 0, 1, 2, ...,
+    /// without slicing out keys, values or headers (a broker validating a
+    /// produce needs no record, only the proof that each one decodes).
+    /// Returns the number of records walked.
+    ///
+    /// # Errors
+    /// The first malformed record, or a count that disagrees with the bytes.
+    pub fn check_remaining(mut self) -> Result<u32, BatchError> {
+        let declared = self.declared_count;
+        while i64::from(self.index) < i64::from(declared) {
+            if self.position >= self.buf.len() {
+                return Err(BatchError::RecordCountMismatch {
+                    declared,
+                    reason: "the records end before the count is reached",
+                });
+            }
+            let mut cursor = Cursor::new(&self.buf, self.position);
+            let index = self.index;
+            let invalid = |reason| BatchError::InvalidRecord { index, reason };
+            let offset_delta = skip_record(&mut cursor).map_err(invalid)?;
+            if offset_delta != i64::from(index) {
+                return Err(invalid("offset deltas are not consecutive from 0"));
+            }
+            self.position = cursor.position;
+            self.index += 1;
+        }
+        if self.position < self.buf.len() {
+            return Err(BatchError::RecordCountMismatch {
+                declared,
+                reason: "bytes remain after the last record",
+            });
+        }
+        Ok(self.index)
+    }
+
     fn next_record(&mut self) -> Result<Option<Record>, BatchError> {
         let declared = self.declared_count;
         if i64::from(self.index) >= i64::from(declared) {
@@ -243,6 +279,41 @@ impl Iterator for RecordIter {
     }
 }
 
+/// Skips one record at `cursor` with the checks of [`RecordIter`]'s
+/// reading; returns its offset delta.
+fn skip_record(cursor: &mut Cursor<'_>) -> Result<i64, &'static str> {
+    let length = cursor.varint()?;
+    let length = usize::try_from(length).map_err(|_| "negative record length")?;
+    let end = cursor
+        .position
+        .checked_add(length)
+        .filter(|&end| end <= cursor.buf.len())
+        .ok_or("record length runs past the records")?;
+    let mut body = Cursor {
+        buf: cursor.buf,
+        position: cursor.position,
+        end,
+    };
+    body.skip(1)?; // record attributes
+    body.varlong()?; // timestamp delta
+    let offset_delta = i64::from(body.varint()?);
+    body.skip_nullable_bytes()?; // key
+    body.skip_nullable_bytes()?; // value
+    let headers = body.varint()?;
+    let headers = usize::try_from(headers).map_err(|_| "negative header count")?;
+    for _ in 0..headers {
+        let key_length = body.varint()?;
+        let key_length = usize::try_from(key_length).map_err(|_| "null or negative header key")?;
+        body.skip(key_length)?;
+        body.skip_nullable_bytes()?;
+    }
+    if body.position != end {
+        return Err("record length disagrees with its fields");
+    }
+    cursor.position = end;
+    Ok(offset_delta)
+}
+
 fn read_headers(body: &mut Cursor<'_>) -> Result<RecordHeaders, &'static str> {
     let count = body.varint()?;
     let count = usize::try_from(count).map_err(|_| "negative header count")?;
@@ -314,6 +385,16 @@ impl<'a> Cursor<'a> {
         let bytes = self.buf.slice(self.position..self.position + length);
         self.position += length;
         Ok(bytes)
+    }
+
+    fn skip_nullable_bytes(&mut self) -> Result<(), &'static str> {
+        match self.varint()? {
+            -1 => Ok(()),
+            length => {
+                let length = usize::try_from(length).map_err(|_| "negative field length")?;
+                self.skip(length)
+            }
+        }
     }
 
     fn nullable_bytes(&mut self) -> Result<Option<Bytes>, &'static str> {

@@ -285,17 +285,7 @@ impl RecordBatchView {
         self.verify_crc()?;
         let records = self.records(max_decompressed_bytes)?;
         let uncompressed_records_bytes = records.remaining_bytes();
-        let mut record_count: u32 = 0;
-        for record in records {
-            let record = record?;
-            if record.offset_delta != i64::from(record_count) {
-                return Err(BatchError::InvalidRecord {
-                    index: record_count,
-                    reason: "offset deltas are not consecutive from 0",
-                });
-            }
-            record_count += 1;
-        }
+        let record_count = records.check_remaining()?;
         if record_count > 0 && i64::from(self.last_offset_delta()) != i64::from(record_count) - 1 {
             return Err(BatchError::RecordCountMismatch {
                 declared: self.record_count(),
