@@ -47,6 +47,7 @@ mod config;
 mod connection;
 mod error;
 mod metadata;
+mod readiness;
 mod retry;
 mod routing;
 mod versions;
@@ -70,6 +71,7 @@ pub use error::{ClientError, Result};
 pub use metadata::{
     BrokerMetadata, ClusterMetadata, MetadataCache, MetadataScope, PartitionMetadata, TopicMetadata,
 };
+pub use readiness::{NotAnswering, wait_until_answering};
 pub use retry::{ResponseErrors, RetryAction, action_for_code, action_for_codes, action_for_error};
 pub use versions::{ApiVersionTable, BrokerApi, CLIENT_APIS, ClientApi, VersionMismatch};
 pub use wire::WireError;

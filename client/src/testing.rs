@@ -29,18 +29,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{Client, ClientConfig};
-
 /// How long a Sluice broker may take to answer after start.
 const SLUICE_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the Kafka JVM may take to answer after start.
 const KAFKA_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Pause between readiness probes.
+const READY_POLL: Duration = Duration::from_millis(200);
 
 /// The guard shell around a broker process (see the module docs). `$1` is a
 /// directory to delete once the broker is gone (empty for none); the rest is
@@ -228,8 +228,7 @@ impl TestBroker {
     }
 
     fn sluice_command(&self) -> Command {
-        let binary = std::env::var_os("SLUICE_BIN")
-            .map_or_else(|| repo_root().join("target/debug/sluice"), PathBuf::from);
+        let binary = std::env::var_os("SLUICE_BIN").map_or_else(sluice_binary, PathBuf::from);
         let mut command = Command::new(binary);
         command
             .arg("broker")
@@ -273,29 +272,15 @@ impl TestBroker {
             BrokerKind::Kafka => KAFKA_START_TIMEOUT,
             BrokerKind::Sluice => SLUICE_START_TIMEOUT,
         };
-        let started = Instant::now();
-        let mut config = ClientConfig::new(self.bootstrap());
-        config.request_timeout_ms = 5_000;
-        config.default_api_timeout_ms = 5_000;
-        config.socket_connection_setup_timeout_ms = 2_000;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                return Err(self.startup_error(format!("broker exited with {status}")));
-            }
-            if let Ok(client) = Client::connect(config.clone()).await {
-                let brokers = client.with_metadata(|cache| cache.brokers().count());
-                client.close();
-                if brokers > 0 {
-                    return Ok(());
-                }
-            }
-            if started.elapsed() > timeout {
-                return Err(self.startup_error(format!("no answer within {timeout:?}")));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let bootstrap = self.bootstrap();
+        let child = &mut self.child;
+        let gone = || {
+            let status = child.as_mut()?.try_wait().ok()??;
+            Some(format!("broker exited with {status}"))
+        };
+        crate::wait_until_answering(&bootstrap, timeout, READY_POLL, gone)
+            .await
+            .map_err(|error| self.startup_error(error.to_string()))
     }
 
     fn startup_error(&self, reason: String) -> io::Error {
@@ -341,6 +326,17 @@ fn start_shared() -> Result<TestBroker, String> {
     runtime
         .block_on(TestBroker::launch(BrokerKind::from_env(), false, true))
         .map_err(|error| format!("shared test broker: {error}"))
+}
+
+/// The `sluice` binary built beside the running test: tests run from
+/// `<target>/<profile>/deps/`, whatever `CARGO_TARGET_DIR` is; outside
+/// that layout, the workspace's `target/debug/sluice`.
+fn sluice_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|test| Some(test.parent()?.parent()?.join("sluice")))
+        .filter(|binary| binary.is_file())
+        .unwrap_or_else(|| repo_root().join("target/debug/sluice"))
 }
 
 /// The workspace root: the parent of this crate's manifest directory.

@@ -86,7 +86,10 @@ impl Decoder for FrameCodec {
             // arrives in as few reads as the socket allows and is not copied
             // as the buffer grows. A larger announced length reserves only
             // this much: memory grows with the bytes that actually arrive.
-            src.reserve(total.min(EAGER_RESERVE_MAX_BYTES) - src.len().min(total));
+            let wanted = total.min(EAGER_RESERVE_MAX_BYTES);
+            if src.len() < wanted {
+                src.reserve(wanted - src.len());
+            }
             return Ok(None);
         }
         src.advance(LENGTH_PREFIX_BYTES);
@@ -244,6 +247,25 @@ mod tests {
             "{}",
             buf.capacity()
         );
+    }
+
+    #[test]
+    fn frame_larger_than_the_eager_bound_arrives_in_pieces() {
+        let mut codec = FrameCodec::default();
+        let length = 3 * EAGER_RESERVE_MAX_BYTES + 17;
+        let mut wire = (length as i32).to_be_bytes().to_vec();
+        wire.extend((0..length).map(|i| i as u8));
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for piece in wire.chunks(EAGER_RESERVE_MAX_BYTES / 3) {
+            buf.extend_from_slice(piece);
+            if let Some(frame) = codec.decode(&mut buf).unwrap() {
+                frames.push(frame);
+            }
+        }
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0][..], wire[4..]);
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sluice_client::{Client, ClientConfig};
+use sluice_client::wait_until_answering;
 use tempfile::TempDir;
 
 use super::error::{SuiteError, SuiteResult};
@@ -123,29 +123,14 @@ impl BrokerProcess {
             BrokerKind::Sluice => SLUICE_START_TIMEOUT,
             BrokerKind::Kafka => KAFKA_START_TIMEOUT,
         };
-        let started = Instant::now();
-        let mut config = ClientConfig::new(self.bootstrap.clone());
-        config.request_timeout_ms = 5_000;
-        config.default_api_timeout_ms = 5_000;
-        config.socket_connection_setup_timeout_ms = 2_000;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                return Err(self.startup_error(format!("exited with {status}")));
-            }
-            if let Ok(client) = Client::connect(config.clone()).await {
-                let brokers = client.with_metadata(|cache| cache.brokers().count());
-                client.close();
-                if brokers > 0 {
-                    return Ok(());
-                }
-            }
-            if started.elapsed() > timeout {
-                return Err(self.startup_error(format!("no answer within {timeout:?}")));
-            }
-            tokio::time::sleep(READY_POLL).await;
-        }
+        let child = &mut self.child;
+        let gone = || {
+            let status = child.as_mut()?.try_wait().ok()??;
+            Some(format!("exited with {status}"))
+        };
+        wait_until_answering(&self.bootstrap, timeout, READY_POLL, gone)
+            .await
+            .map_err(|error| self.startup_error(error.to_string()))
     }
 
     fn startup_error(&self, reason: String) -> SuiteError {
