@@ -42,6 +42,7 @@ pub(crate) fn broker(name: &str, peak: f64) -> BrokerResults {
         title: workload.title().to_owned(),
         summary: Some(summary(workload, peak)),
         error: None,
+        cpu: None,
     };
     BrokerResults {
         name: name.to_owned(),

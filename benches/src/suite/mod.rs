@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `workloads` | [`Workload`]: the standard runs and their engine settings |
 //! | `limits` | [`MachineLimits`]: loopback TCP (iperf3) and page-cache write bandwidth |
+//! | `cpu` | [`CpuShare`]: how busy the CPUs were during a run, and the hypervisor's steal |
 //! | `rss` | [`RssSampler`]: the broker's peak resident memory |
 //! | `broker_process` | [`BrokerProcess`]: a `sluice broker` or Kafka child on a free port |
 //! | `kafka_tools` | [`KafkaTool`]: Kafka's producer and consumer perf tools, parsed |
@@ -17,6 +18,7 @@
 //! | `html` | [`write_suite_report`]: the table with every run's plots |
 
 mod broker_process;
+mod cpu;
 mod error;
 #[cfg(test)]
 mod fixtures;
@@ -31,6 +33,7 @@ mod targets;
 mod workloads;
 
 pub use broker_process::{BrokerKind, BrokerProcess, KAFKA_SERVER_JVM_OPTS};
+pub use cpu::{CpuShare, CpuTimes, parse_proc_stat};
 pub use error::{SuiteError, SuiteResult};
 pub use html::{render_suite_html, write_suite_report};
 pub use kafka_tools::{

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::cpu::CpuShare;
 use super::kafka_tools::{ConsumerPerf, ProducerPerf};
 use super::limits::MachineLimits;
 use super::rss::RssPeak;
@@ -68,6 +69,8 @@ pub struct WorkloadResult {
     pub summary: Option<Summary>,
     /// Why it did not complete (failed, or skipped for want of a peak run).
     pub error: Option<String>,
+    /// The machine's CPUs during the run (Linux only).
+    pub cpu: Option<CpuShare>,
 }
 
 /// One run of a Kafka perf tool.

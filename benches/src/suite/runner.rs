@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sluice_client::{Admin, ClientConfig, NewTopic};
 
 use super::broker_process::{BrokerKind, BrokerProcess, kind_name};
+use super::cpu::CpuTimes;
 use super::error::{SuiteError, SuiteResult};
 use super::kafka_tools::KafkaTool;
 use super::limits::{MachineLimits, loopback_tcp_limit, page_cache_limit};
@@ -177,6 +178,9 @@ pub async fn run_suite(
         notes,
     };
     results.targets = check_targets(&results);
+    results
+        .notes
+        .extend(results.brokers.iter().filter_map(cpu_note));
     Ok(results)
 }
 
@@ -277,6 +281,31 @@ async fn start_and_wait(
     Ok(process)
 }
 
+/// "CPU during kafka's runs (busy / steal): ..." for a broker whose runs
+/// have CPU figures.
+fn cpu_note(broker: &BrokerResults) -> Option<String> {
+    let runs: Vec<String> = broker
+        .workloads
+        .iter()
+        .filter_map(|run| {
+            let cpu = run.cpu?;
+            Some(format!(
+                "{} {:.0}% / {:.0}%",
+                run.workload.key(),
+                cpu.busy_pct,
+                cpu.steal_pct
+            ))
+        })
+        .collect();
+    (!runs.is_empty()).then(|| {
+        format!(
+            "CPU during {}'s runs (busy / stolen by the hypervisor, % of all CPU time): {}",
+            broker.name,
+            runs.join(", ")
+        )
+    })
+}
+
 /// Writes dirty pages back before a run (`sync`), so no run inherits the
 /// write-back of the gigabytes the previous ones wrote: with a few GiB
 /// dirty, the kernel's write-back competes for the 2 cores and latency runs
@@ -306,6 +335,7 @@ async fn run_workloads(
                 error: Some(
                     "skipped: the 100 B acks=1 run produced nothing to build on".to_owned(),
                 ),
+                cpu: None,
             });
             continue;
         };
@@ -317,11 +347,15 @@ async fn run_workloads(
         let run = crate::run(settings, |progress: &Progress| {
             status(&format!("[{name}] {title}: {}", progress_text(progress)));
         });
+        let cpu_before = CpuTimes::read();
         let outcome = match tokio::time::timeout(limit, run).await {
             Ok(Ok(summary)) => Ok(summary),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!("no result within {limit:?}")),
         };
+        let cpu = cpu_before
+            .zip(CpuTimes::read())
+            .and_then(|(before, after)| before.share_until(&after));
         if workload == Workload::Produce100Acks1
             && let Ok(summary) = &outcome
         {
@@ -339,6 +373,7 @@ async fn run_workloads(
             title: title.to_owned(),
             summary: outcome.as_ref().ok().cloned(),
             error: outcome.err(),
+            cpu,
         });
     }
     results
@@ -429,6 +464,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::CpuShare;
 
     #[test]
     fn external_broker_takes_a_name_or_is_named_by_its_address() {
@@ -440,6 +476,19 @@ mod tests {
         let bare = ExternalBroker::parse("127.0.0.1:9092").expect("valid");
         assert_eq!(bare.name, "127.0.0.1:9092");
         assert!(ExternalBroker::parse("=127.0.0.1:9092").is_err());
+    }
+
+    #[test]
+    fn cpu_note_lists_each_measured_run() {
+        let mut broker = crate::suite::fixtures::broker("sluice", 1_000_000.0);
+        assert_eq!(cpu_note(&broker), None, "no run measured, no note");
+        broker.workloads[0].cpu = Some(CpuShare {
+            busy_pct: 71.4,
+            steal_pct: 22.0,
+        });
+        let note = cpu_note(&broker).expect("one run measured");
+        assert!(note.starts_with("CPU during sluice's runs"), "{note}");
+        assert!(note.ends_with("produce-100b-acks1 71% / 22%"), "{note}");
     }
 
     #[test]

@@ -215,6 +215,7 @@ mod tests {
                 title: String::new(),
                 summary: Some(slow_tail),
                 error: None,
+                cpu: None,
             });
         let checks = check_targets(&results(vec![sluice]));
         let max = checks
