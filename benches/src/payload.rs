@@ -15,9 +15,6 @@ use crate::settings::PayloadKind;
 /// the Unix epoch, big-endian.
 pub const STAMP_BYTES: usize = 8;
 
-/// Size of the buffers stamped values are carved from.
-const ARENA_BYTES: usize = 64 * 1024;
-
 /// Words compressible payloads are made of: a small vocabulary repeats like
 /// the field names and values of real logs.
 const VOCABULARY: &[&str] = &[
@@ -103,24 +100,23 @@ impl Payload {
     /// The value for record number `sequence` with the current time in its
     /// first [`STAMP_BYTES`] bytes (values shorter than that are padded).
     pub fn stamped_value(&self, sequence: u64) -> Bytes {
-        self.stamped_value_in(sequence, now_micros(), &mut BytesMut::new())
+        let mut value = BytesMut::new();
+        self.stamp_into(sequence, now_micros(), &mut value);
+        value.freeze()
     }
 
-    /// The value for record number `sequence` stamped with `stamp_us` (from
-    /// [`now_micros`]), written into `arena` and split off it, so
-    /// consecutive values share one allocation (refilled in
-    /// [`ARENA_BYTES`] steps) instead of taking one each.
-    pub fn stamped_value_in(&self, sequence: u64, stamp_us: u64, arena: &mut BytesMut) -> Bytes {
+    /// Writes the value for record number `sequence` stamped with
+    /// `stamp_us` (from [`now_micros`]) into `value`, replacing what it held:
+    /// a sender that gets its buffer back after each send (the producer
+    /// copies values into its batch) allocates nothing per record.
+    pub fn stamp_into(&self, sequence: u64, stamp_us: u64, value: &mut BytesMut) {
         let template = &self.values[(sequence % self.values.len() as u64) as usize];
-        let len = template.len().max(STAMP_BYTES);
-        if arena.capacity() < len {
-            *arena = BytesMut::with_capacity(len.max(ARENA_BYTES));
-        }
-        arena.extend_from_slice(&stamp_us.to_be_bytes());
+        value.clear();
+        value.reserve(template.len().max(STAMP_BYTES));
+        value.extend_from_slice(&stamp_us.to_be_bytes());
         if template.len() > STAMP_BYTES {
-            arena.extend_from_slice(&template[STAMP_BYTES..]);
+            value.extend_from_slice(&template[STAMP_BYTES..]);
         }
-        arena.split().freeze()
     }
 
     /// How many distinct values [`Payload::value`] cycles through.
@@ -180,17 +176,15 @@ mod tests {
     }
 
     #[test]
-    fn arena_values_are_independent_and_stamped() {
+    fn a_reused_buffer_holds_exactly_the_latest_stamped_value() {
         let payload = Payload::generated(PayloadKind::Random, 100, 7);
-        let mut arena = BytesMut::new();
-        let values: Vec<Bytes> = (0..1000)
-            .map(|sequence| payload.stamped_value_in(sequence, now_micros(), &mut arena))
-            .collect();
-        for (sequence, value) in values.iter().enumerate() {
-            let template = payload.value(sequence as u64);
+        let mut value = BytesMut::new();
+        for sequence in 0..1000 {
+            payload.stamp_into(sequence, 1_000 + sequence, &mut value);
+            let template = payload.value(sequence);
             assert_eq!(value.len(), 100);
             assert_eq!(value[STAMP_BYTES..], template[STAMP_BYTES..]);
-            assert!(read_stamp(value).is_some_and(|stamp| stamp > 0));
+            assert_eq!(read_stamp(&value), Some(1_000 + sequence));
         }
     }
 

@@ -129,9 +129,20 @@ impl<C> Accumulator<C> {
             queue.closed.push_back(full);
             return Ok(true);
         }
+        // Room for as many records as the last batch held, so the
+        // completions do not grow record by record.
+        let records_hint = {
+            let queue = self.queue_mut(topic, partition);
+            queue
+                .open
+                .as_ref()
+                .or(queue.closed.back())
+                .map_or(0, ProducerBatch::record_count)
+        };
         self.close_open(topic, partition);
         // The clock is read only here: most records join an open batch.
         let mut batch = self.new_batch(topic, partition, now_ms(), settings);
+        batch.pending.reserve_exact(records_hint);
         if !try_append(&mut batch, record) {
             self.recycle(batch);
             return Err((

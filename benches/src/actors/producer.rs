@@ -51,7 +51,6 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
             .collect()
     };
     let mut stamped = ProducerRecord::new(&plan.topic, bytes::Bytes::new());
-    let mut arena = bytes::BytesMut::new();
     let pacer = Pacer::new(plan.records_per_sec);
     let started = Instant::now();
     let deadline = plan
@@ -93,7 +92,15 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
         };
         while sent < burst_end {
             let record = if plan.stamp {
-                stamped.value = Some(plan.payload.stamped_value_in(sent, stamp_us, &mut arena));
+                // The producer copied the last value into its batch and let
+                // go of it: take the buffer back.
+                let mut value = stamped
+                    .value
+                    .take()
+                    .and_then(|value| value.try_into_mut().ok())
+                    .unwrap_or_default();
+                plan.payload.stamp_into(sent, stamp_us, &mut value);
+                stamped.value = Some(value.freeze());
                 &stamped
             } else {
                 &templates[(sent % templates.len() as u64) as usize]
