@@ -223,23 +223,9 @@ impl RecordIter {
     }
 
     fn read_record(&self, cursor: &mut Cursor<'_>) -> Result<Record, &'static str> {
-        let length = cursor.varint()?;
-        let length = usize::try_from(length).map_err(|_| "negative record length")?;
-        let end = cursor
-            .position
-            .checked_add(length)
-            .filter(|&end| end <= cursor.buf.len())
-            .ok_or("record length runs past the records")?;
-        let mut body = Cursor {
-            buf: cursor.buf,
-            position: cursor.position,
-            end,
-        };
+        let mut body = record_body(cursor)?;
         let record = self.read_body(&mut body)?;
-        if body.position != end {
-            return Err("record length disagrees with its fields");
-        }
-        cursor.position = end;
+        finish_record(cursor, &body)?;
         Ok(record)
     }
 
@@ -282,18 +268,7 @@ impl Iterator for RecordIter {
 /// Skips one record at `cursor` with the checks of [`RecordIter`]'s
 /// reading; returns its offset delta.
 fn skip_record(cursor: &mut Cursor<'_>) -> Result<i64, &'static str> {
-    let length = cursor.varint()?;
-    let length = usize::try_from(length).map_err(|_| "negative record length")?;
-    let end = cursor
-        .position
-        .checked_add(length)
-        .filter(|&end| end <= cursor.buf.len())
-        .ok_or("record length runs past the records")?;
-    let mut body = Cursor {
-        buf: cursor.buf,
-        position: cursor.position,
-        end,
-    };
+    let mut body = record_body(cursor)?;
     body.skip(1)?; // record attributes
     body.varlong()?; // timestamp delta
     let offset_delta = i64::from(body.varint()?);
@@ -307,11 +282,34 @@ fn skip_record(cursor: &mut Cursor<'_>) -> Result<i64, &'static str> {
         body.skip(key_length)?;
         body.skip_nullable_bytes()?;
     }
-    if body.position != end {
+    finish_record(cursor, &body)?;
+    Ok(offset_delta)
+}
+
+/// Reads a record's length prefix at `cursor`; a cursor over its body.
+fn record_body<'a>(cursor: &mut Cursor<'a>) -> Result<Cursor<'a>, &'static str> {
+    let length = cursor.varint()?;
+    let length = usize::try_from(length).map_err(|_| "negative record length")?;
+    let end = cursor
+        .position
+        .checked_add(length)
+        .filter(|&end| end <= cursor.buf.len())
+        .ok_or("record length runs past the records")?;
+    Ok(Cursor {
+        buf: cursor.buf,
+        position: cursor.position,
+        end,
+    })
+}
+
+/// Moves `cursor` past a record once its fields were read from `body`,
+/// which they must fill exactly.
+fn finish_record(cursor: &mut Cursor<'_>, body: &Cursor<'_>) -> Result<(), &'static str> {
+    if body.position != body.end {
         return Err("record length disagrees with its fields");
     }
-    cursor.position = end;
-    Ok(offset_delta)
+    cursor.position = body.end;
+    Ok(())
 }
 
 fn read_headers(body: &mut Cursor<'_>) -> Result<RecordHeaders, &'static str> {
