@@ -421,6 +421,18 @@ impl Connection {
     }
 }
 
+/// Fails every waiting request if the task holding it unwinds (a bug in a
+/// codec, say): its callers learn at once instead of at their timeout.
+struct FailOnPanic(Shared);
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail_all("connection task panicked");
+        }
+    }
+}
+
 /// Writes requests in the order they are queued. A request expecting a
 /// response is registered *before* it is written, so the reader always finds it.
 async fn write_loop(
@@ -428,6 +440,7 @@ async fn write_loop(
     mut outgoing: mpsc::Receiver<Outgoing>,
     shared: Shared,
 ) {
+    let _panic_guard = FailOnPanic(shared.clone());
     while let Some(Outgoing { frame, expect }) = outgoing.recv().await {
         let written = match expect {
             Expect::Response {
@@ -464,6 +477,7 @@ async fn write_loop(
 /// checking that the correlation ids agree. A frame announcing more than
 /// `max_response_bytes` closes the connection before anything is allocated.
 async fn read_loop(socket: OwnedReadHalf, codec: FrameCodec, shared: Shared) {
+    let _panic_guard = FailOnPanic(shared.clone());
     let mut frames = FramedRead::new(socket, codec);
     let reason = loop {
         let frame = match frames.next().await {
@@ -515,6 +529,31 @@ mod tests {
             let _ = socket.read(&mut [0u8; 1]).await;
         });
         Ok(address)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_connection_task_fails_waiting_requests_at_once() {
+        let shared = Shared {
+            address: Arc::from("127.0.0.1:9"),
+            pending: Arc::default(),
+        };
+        let (reply, response) = oneshot::channel();
+        shared.lock().awaiting.push_back((7, reply));
+        let task = tokio::spawn({
+            let shared = shared.clone();
+            async move {
+                let _panic_guard = FailOnPanic(shared);
+                panic!("a codec bug");
+            }
+        });
+        assert!(task.await.is_err(), "the task panicked");
+        match response.await {
+            Ok(Err(ClientError::Disconnected { reason, .. })) => {
+                assert_eq!(reason, "connection task panicked");
+            }
+            other => panic!("expected a disconnect, got {other:?}"),
+        }
+        assert!(shared.lock().closed.is_some());
     }
 
     #[tokio::test]
