@@ -93,8 +93,11 @@ impl Payload {
 
     /// The value for record number `sequence`.
     pub fn value(&self, sequence: u64) -> Bytes {
-        let index = (sequence % self.values.len() as u64) as usize;
-        self.values[index].clone()
+        self.template(sequence).clone()
+    }
+
+    fn template(&self, sequence: u64) -> &Bytes {
+        &self.values[(sequence % self.values.len() as u64) as usize]
     }
 
     /// The value for record number `sequence` with the current time in its
@@ -110,7 +113,7 @@ impl Payload {
     /// a sender that gets its buffer back after each send (the producer
     /// copies values into its batch) allocates nothing per record.
     pub fn stamp_into(&self, sequence: u64, stamp_us: u64, value: &mut BytesMut) {
-        let template = &self.values[(sequence % self.values.len() as u64) as usize];
+        let template = self.template(sequence);
         value.clear();
         value.reserve(template.len().max(STAMP_BYTES));
         value.extend_from_slice(&stamp_us.to_be_bytes());

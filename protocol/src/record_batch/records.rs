@@ -166,34 +166,28 @@ impl RecordIter {
     /// # Errors
     /// The first malformed record, or a count that disagrees with the bytes.
     pub fn check_remaining(mut self) -> Result<u32, BatchError> {
-        let declared = self.declared_count;
-        while i64::from(self.index) < i64::from(declared) {
-            if self.position >= self.buf.len() {
-                return Err(BatchError::RecordCountMismatch {
-                    declared,
-                    reason: "the records end before the count is reached",
+        while let Some(offset_delta) = self.step(|_, cursor| skip_record(cursor))? {
+            let index = self.index - 1;
+            if offset_delta != i64::from(index) {
+                return Err(BatchError::InvalidRecord {
+                    index,
+                    reason: "offset deltas are not consecutive from 0",
                 });
             }
-            let mut cursor = Cursor::new(&self.buf, self.position);
-            let index = self.index;
-            let invalid = |reason| BatchError::InvalidRecord { index, reason };
-            let offset_delta = skip_record(&mut cursor).map_err(invalid)?;
-            if offset_delta != i64::from(index) {
-                return Err(invalid("offset deltas are not consecutive from 0"));
-            }
-            self.position = cursor.position;
-            self.index += 1;
-        }
-        if self.position < self.buf.len() {
-            return Err(BatchError::RecordCountMismatch {
-                declared,
-                reason: "bytes remain after the last record",
-            });
         }
         Ok(self.index)
     }
 
     fn next_record(&mut self) -> Result<Option<Record>, BatchError> {
+        self.step(Self::read_record)
+    }
+
+    /// Reads the next record with `read`, checking it against the declared
+    /// count and the bytes left; `None` once every record has been read.
+    fn step<T>(
+        &mut self,
+        read: impl FnOnce(&Self, &mut Cursor<'_>) -> Result<T, &'static str>,
+    ) -> Result<Option<T>, BatchError> {
         let declared = self.declared_count;
         if i64::from(self.index) >= i64::from(declared) {
             if self.position < self.buf.len() {
@@ -211,12 +205,10 @@ impl RecordIter {
             });
         }
         let mut cursor = Cursor::new(&self.buf, self.position);
-        let record = self
-            .read_record(&mut cursor)
-            .map_err(|reason| BatchError::InvalidRecord {
-                index: self.index,
-                reason,
-            })?;
+        let record = read(self, &mut cursor).map_err(|reason| BatchError::InvalidRecord {
+            index: self.index,
+            reason,
+        })?;
         self.position = cursor.position;
         self.index += 1;
         Ok(Some(record))
