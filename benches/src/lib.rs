@@ -46,6 +46,7 @@
 //!     acks: AckMode::Leader,
 //!     compression: "none".to_owned(),
 //!     batch_size: 262_144,
+//!     batch_max_size: 262_144,
 //!     linger_ms: 5,
 //!     throughput: None,
 //! };

@@ -282,6 +282,7 @@ fn producer_config(settings: &BenchSettings) -> ProducerConfig {
     config.enable_idempotence = settings.acks == AckMode::All;
     config.compression_type = settings.compression.clone();
     config.batch_size = settings.batch_size;
+    config.batch_max_size = settings.batch_max_size;
     config.linger_ms = settings.linger_ms;
     config.max_request_size = config.max_request_size.max(settings.batch_size);
     config

@@ -115,6 +115,9 @@ pub struct BenchSettings {
     pub compression: String,
     /// Producer `batch.size` in bytes.
     pub batch_size: usize,
+    /// Producer `batch.max.size` in bytes: how far a full batch may grow
+    /// while its partition waits for a free request slot.
+    pub batch_max_size: usize,
     /// Producer `linger.ms`.
     pub linger_ms: u64,
     /// Cap on records per second over all producers (for latency runs).
@@ -183,6 +186,7 @@ pub(crate) fn example() -> BenchSettings {
         acks: AckMode::Leader,
         compression: "none".to_owned(),
         batch_size: 16_384,
+        batch_max_size: 262_144,
         linger_ms: 5,
         throughput: None,
     }

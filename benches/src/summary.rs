@@ -145,11 +145,12 @@ pub fn settings_line(s: &BenchSettings) -> String {
             |path| format!("payload.file={}", path.display()),
         );
         line.push_str(&format!(
-            " {payload} producers={} acks={} compression={} batch.size={} linger.ms={} throughput={}",
+            " {payload} producers={} acks={} compression={} batch.size={} batch.max.size={} linger.ms={} throughput={}",
             s.producers,
             s.acks.as_str(),
             s.compression,
             s.batch_size,
+            s.batch_max_size,
             s.linger_ms,
             optional(s.throughput),
         ));

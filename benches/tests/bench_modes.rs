@@ -32,6 +32,7 @@ fn settings(broker: &TestBroker, mode: Mode, topic: &str) -> BenchSettings {
         acks: AckMode::Leader,
         compression: "none".to_owned(),
         batch_size: 16_384,
+        batch_max_size: 262_144,
         linger_ms: 5,
         throughput: None,
     }

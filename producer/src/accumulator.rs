@@ -13,16 +13,22 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use foldhash::HashMap;
-use sluice_protocol::{BatchBuilder, Compression, HeaderRef};
+use sluice_protocol::{
+    BatchBuilder, BatchError, Compression, Header, HeaderRef, Record, RecordBatchView,
+};
 
 use crate::batch::{BatchIdentity, Content, Pending, ProducerBatch};
 use crate::error::ProducerError;
+use crate::sequence::wrapping_sequence;
 
 /// The accumulator's limits (from [`crate::ProducerConfig`]).
 #[derive(Debug, Clone, Copy)]
 pub struct AccumulatorSettings {
-    /// `batch.size`.
+    /// `batch.size`: a batch this big is ready to send.
     pub batch_size: usize,
+    /// `batch.max.size`: how big a ready batch may grow while an older
+    /// batch of its partition still waits to be sent (at least `batch_size`).
+    pub batch_max_size: usize,
     /// `linger.ms`.
     pub linger_ms: u64,
     /// `delivery.timeout.ms`.
@@ -110,8 +116,17 @@ impl<C> Accumulator<C> {
     ) -> Result<bool, (ProducerError, C)> {
         let settings = self.settings;
         let queue = self.queue_mut(topic, partition);
+        // While an older batch of the partition waits to be sent (every
+        // request slot is taken), the open one may grow past `batch.size`
+        // up to `batch.max.size`: a backlog then leaves in fewer, larger
+        // requests instead of queueing `batch.size` pieces (KIP-782).
+        let limit = if queue.closed.is_empty() {
+            settings.batch_size
+        } else {
+            settings.batch_max_size.max(settings.batch_size)
+        };
         if let Some(batch) = queue.open.as_mut()
-            && try_append(batch, record)
+            && try_append(batch, record, limit)
         {
             batch.pending.push(Pending {
                 completion,
@@ -119,7 +134,7 @@ impl<C> Accumulator<C> {
             });
             batch.reserved_bytes += reserved_bytes;
             // The common case: close a full batch without looking the queue up again.
-            if batch.size_bytes() < settings.batch_size {
+            if batch.size_bytes() < limit {
                 return Ok(false);
             }
             let full = queue
@@ -143,7 +158,7 @@ impl<C> Accumulator<C> {
         // The clock is read only here: most records join an open batch.
         let mut batch = self.new_batch(topic, partition, now_ms(), settings);
         batch.pending.reserve_exact(records_hint);
-        if !try_append(&mut batch, record) {
+        if !try_append(&mut batch, record, settings.batch_size) {
             self.recycle(batch);
             return Err((
                 ProducerError::RecordTooLarge {
@@ -230,6 +245,12 @@ impl<C> Accumulator<C> {
         }
     }
 
+    /// Whether `batch` reached `batch.size` (it is then still open only
+    /// while growing behind an older batch).
+    fn is_full(&self, batch: &ProducerBatch<C>) -> bool {
+        batch.size_bytes() >= self.settings.batch_size
+    }
+
     /// Starts or ends a flush: while flushing, every open batch is ready
     /// without waiting for `linger.ms`.
     pub fn set_flushing(&mut self, flushing: bool) {
@@ -248,7 +269,9 @@ impl<C> Accumulator<C> {
             for (index, queue) in queues.iter().enumerate() {
                 let at = match (queue.closed.front(), &queue.open) {
                     (Some(head), _) => Some(head.retry_at_ms),
-                    (None, Some(open)) if self.flushing => Some(open.created_ms.min(now_ms)),
+                    (None, Some(open)) if self.flushing || self.is_full(open) => {
+                        Some(open.created_ms.min(now_ms))
+                    }
                     (None, Some(open)) => Some(open.created_ms + self.settings.linger_ms),
                     (None, None) => None,
                 };
@@ -279,6 +302,7 @@ impl<C> Accumulator<C> {
         admit: impl FnOnce(Option<BatchIdentity>) -> bool,
     ) -> Option<ProducerBatch<C>> {
         let linger_ms = self.settings.linger_ms;
+        let batch_size = self.settings.batch_size;
         let flushing = self.flushing;
         let queue = self.queue_mut(topic, partition);
         match queue.closed.front() {
@@ -291,10 +315,11 @@ impl<C> Accumulator<C> {
             }
             Some(_) => None,
             None => {
-                let lingered = queue
-                    .open
-                    .as_ref()
-                    .is_some_and(|open| flushing || open.created_ms + linger_ms <= now_ms);
+                let lingered = queue.open.as_ref().is_some_and(|open| {
+                    flushing
+                        || open.created_ms + linger_ms <= now_ms
+                        || open.size_bytes() >= batch_size
+                });
                 if lingered && admit(None) {
                     queue.open.take()
                 } else {
@@ -337,6 +362,152 @@ impl<C> Accumulator<C> {
             identity,
         };
         Ok(bytes)
+    }
+
+    /// Splits a built batch the broker refused as too large
+    /// (MESSAGE_TOO_LARGE) into built batches of at most half its size and
+    /// at most `batch.size`, in record order, ready to be
+    /// [`reenqueue`](Self::reenqueue)d. An idempotent batch's pieces keep its
+    /// producer id and epoch and take its sequence numbers in turn, so the
+    /// broker still sees one unbroken run of sequences. Each record keeps its
+    /// waiter, timestamp, key, value and headers; the `buffer.memory` bytes
+    /// are shared out by record count.
+    ///
+    /// # Errors
+    /// [`ProducerError::Batch`] when the batch's bytes cannot be read back or
+    /// a piece cannot be encoded; the batch is handed back with it (whole).
+    pub fn split(
+        &mut self,
+        batch: ProducerBatch<C>,
+    ) -> Result<Vec<ProducerBatch<C>>, SplitError<C>> {
+        let Some((bytes, identity)) = batch.built().map(|(bytes, id)| (bytes.clone(), id)) else {
+            return Ok(vec![batch]);
+        };
+        let records = match read_back(bytes.clone(), batch.record_count()) {
+            Ok(records) => records,
+            Err(error) => {
+                return Err(SplitError {
+                    error,
+                    batch: Box::new(batch),
+                });
+            }
+        };
+        let limit = (bytes.len() / 2).clamp(1, self.settings.batch_size);
+        let mut builders: Vec<(BatchBuilder, usize)> = Vec::new();
+        for record in &records {
+            let headers: Vec<Header> = record.headers.iter().collect();
+            let Some(headers) = header_refs(&headers) else {
+                let error = BatchError::InvalidRecord {
+                    index: u32::try_from(record.offset_delta).unwrap_or(u32::MAX),
+                    reason: "header key is not UTF-8",
+                };
+                return Err(SplitError {
+                    error: error.into(),
+                    batch: Box::new(batch),
+                });
+            };
+            let appended = builders.last_mut().is_some_and(|(builder, count)| {
+                let appended = builder.append(
+                    record.timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    &headers,
+                );
+                *count += usize::from(appended);
+                appended
+            });
+            if !appended {
+                let mut builder = BatchBuilder::new(self.settings.compression, limit)
+                    .with_compression_level(self.settings.compression_level);
+                builder.append(
+                    record.timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    &headers,
+                );
+                builders.push((builder, 1));
+            }
+        }
+        let ProducerBatch {
+            topic,
+            partition,
+            created_ms,
+            deadline_ms,
+            retry_at_ms,
+            attempts,
+            last_error,
+            reserved_bytes,
+            pending,
+            ..
+        } = batch;
+        let total_records = pending.len().max(1);
+        let mut waiters = pending.into_iter();
+        let mut reserved_left = reserved_bytes;
+        let mut base_sequence = identity.base_sequence;
+        let mut pieces = Vec::with_capacity(builders.len());
+        let last = builders.len().saturating_sub(1);
+        for (index, (mut builder, count)) in builders.into_iter().enumerate() {
+            let piece_identity = BatchIdentity {
+                base_sequence,
+                ..identity
+            };
+            if identity.base_sequence >= 0 {
+                base_sequence = wrapping_sequence(base_sequence, count);
+            }
+            builder.set_producer(identity.producer_id, identity.producer_epoch);
+            builder.set_base_sequence(piece_identity.base_sequence);
+            let reserved = if index == last {
+                reserved_left
+            } else {
+                reserved_bytes * count / total_records
+            };
+            reserved_left -= reserved;
+            let content = match builder.build() {
+                Ok(bytes) => Content::Built {
+                    bytes,
+                    identity: piece_identity,
+                },
+                Err(error) => {
+                    // Put the waiters back together: the caller fails them all.
+                    let mut pending: Vec<Pending<C>> = pieces
+                        .into_iter()
+                        .flat_map(|piece: ProducerBatch<C>| piece.pending)
+                        .collect();
+                    pending.extend(waiters);
+                    let batch = ProducerBatch {
+                        topic,
+                        partition,
+                        created_ms,
+                        deadline_ms,
+                        retry_at_ms,
+                        sent_as_oldest: false,
+                        attempts,
+                        last_error,
+                        reserved_bytes,
+                        pending,
+                        content: Content::Built { bytes, identity },
+                    };
+                    return Err(SplitError {
+                        error: error.into(),
+                        batch: Box::new(batch),
+                    });
+                }
+            };
+            pieces.push(ProducerBatch {
+                topic: topic.clone(),
+                partition,
+                created_ms,
+                deadline_ms,
+                retry_at_ms,
+                sent_as_oldest: false,
+                attempts,
+                last_error: last_error.clone(),
+                reserved_bytes: reserved,
+                pending: waiters.by_ref().take(count).collect(),
+                content,
+            });
+        }
+        Ok(pieces)
     }
 
     /// Puts a batch that must be sent again back at the head of its queue,
@@ -414,9 +585,53 @@ impl<C> Accumulator<C> {
     }
 }
 
-fn try_append<C>(batch: &mut ProducerBatch<C>, record: RecordRef<'_>) -> bool {
+/// A batch that could not be split, with the reason; its waiters are all
+/// still in it.
+#[derive(Debug)]
+pub struct SplitError<C> {
+    /// Why.
+    pub error: ProducerError,
+    /// The batch, whole (boxed: this is the rare path).
+    pub batch: Box<ProducerBatch<C>>,
+}
+
+/// Reads a built batch's records back (decompressing them), checking that
+/// there are as many as it has waiters.
+fn read_back(bytes: Bytes, expected: usize) -> Result<Vec<Record>, ProducerError> {
+    let records = RecordBatchView::parse(bytes)?
+        .records(usize::MAX)?
+        .collect::<Result<Vec<Record>, _>>()?;
+    if records.len() == expected {
+        Ok(records)
+    } else {
+        Err(BatchError::RecordCountMismatch {
+            declared: i32::try_from(expected).unwrap_or(i32::MAX),
+            reason: "the batch has another number of waiters",
+        }
+        .into())
+    }
+}
+
+/// A record's headers as the builder takes them; `None` if a key is not
+/// UTF-8 (the builder only ever wrote `&str` keys).
+fn header_refs(headers: &[Header]) -> Option<Vec<HeaderRef<'_>>> {
+    headers
+        .iter()
+        .map(|header| {
+            Some((
+                std::str::from_utf8(&header.key).ok()?,
+                header.value.as_deref(),
+            ))
+        })
+        .collect()
+}
+
+/// Appends `record` unless that takes the batch past `limit` bytes (the
+/// first record of a batch always fits).
+fn try_append<C>(batch: &mut ProducerBatch<C>, record: RecordRef<'_>, limit: usize) -> bool {
     match &mut batch.content {
         Content::Open(builder) => {
+            builder.set_max_batch_bytes(limit);
             builder.append(record.timestamp, record.key, record.value, record.headers)
         }
         Content::Built { .. } => false,
@@ -430,6 +645,7 @@ mod tests {
     fn settings() -> AccumulatorSettings {
         AccumulatorSettings {
             batch_size: 1_024,
+            batch_max_size: 1_024,
             linger_ms: 10,
             delivery_timeout_ms: 1_000,
             compression: Compression::None,
@@ -498,6 +714,117 @@ mod tests {
         assert_eq!(ready_partitions(&accumulator, 0), vec![0]);
         let full = accumulator.drain("t", 0, 0).expect("full batch");
         assert!(full.size_bytes() >= 1_024 - 120 && full.record_count() < 12);
+    }
+
+    fn growing_settings() -> AccumulatorSettings {
+        AccumulatorSettings {
+            batch_max_size: 4_096,
+            ..settings()
+        }
+    }
+
+    /// Appends 100-byte records `ids` to partition 0 at time 0.
+    fn append_records(accumulator: &mut Accumulator<u32>, ids: std::ops::Range<u32>) {
+        for id in ids {
+            append(accumulator, 0, id, &[0; 100], 0);
+        }
+    }
+
+    #[test]
+    fn a_full_batch_grows_while_an_older_one_waits_to_be_sent() {
+        let mut accumulator = Accumulator::new(growing_settings());
+        // The first batch fills and waits (every request slot is taken).
+        append_records(&mut accumulator, 0..12);
+        // The next 30 records (over 3 KiB) join one batch, not three.
+        append_records(&mut accumulator, 12..42);
+        let first = accumulator.drain("t", 0, 0).expect("the full first batch");
+        assert!(first.size_bytes() <= 1_024 && first.record_count() < 12);
+        let grown = accumulator
+            .drain("t", 0, 0)
+            .expect("a batch past batch.size is ready without lingering");
+        assert!(grown.size_bytes() > 3 * 1_024 && grown.size_bytes() <= 4_096);
+        assert_eq!(
+            grown.pending.first().map(|p| p.completion),
+            Some(first.pending.last().map_or(0, |p| p.completion) + 1)
+        );
+        assert_eq!(grown.pending.last().map(|p| p.completion), Some(41));
+    }
+
+    #[test]
+    fn a_growing_batch_stops_at_batch_max_size() {
+        let mut accumulator = Accumulator::new(growing_settings());
+        append_records(&mut accumulator, 0..100);
+        let sizes: Vec<usize> = std::iter::from_fn(|| accumulator.drain("t", 0, 100))
+            .map(|batch| batch.size_bytes())
+            .collect();
+        assert!(sizes[0] <= 1_024, "the first batch closed at batch.size");
+        assert!(sizes.iter().all(|size| *size <= 4_096), "{sizes:?}");
+        assert!(
+            sizes.len() <= 5,
+            "~10 KiB left in batches of up to 4 KiB: {sizes:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_backlog_a_full_batch_closes_at_batch_size() {
+        let mut accumulator = Accumulator::new(growing_settings());
+        append_records(&mut accumulator, 0..12);
+        let first = accumulator.drain("t", 0, 0).expect("full batch");
+        // Sent at once: the next batch has nothing to wait behind.
+        append_records(&mut accumulator, 12..24);
+        let second = accumulator.drain("t", 0, 0).expect("full batch");
+        assert!(first.size_bytes() <= 1_024 && second.size_bytes() <= 1_024);
+    }
+
+    #[test]
+    fn a_split_batch_keeps_its_records_waiters_and_sequences_in_order() {
+        let mut accumulator = Accumulator::new(growing_settings());
+        let value = |id: u32| format!("{id:04}").repeat(25);
+        for id in 0..30 {
+            let value = value(id);
+            append(&mut accumulator, 0, id, value.as_bytes(), 0);
+        }
+        // Grown past batch.size: the first batch is the only one drained.
+        let mut batch = accumulator.drain("t", 0, 100).expect("a batch");
+        let identity = BatchIdentity {
+            producer_id: 3,
+            producer_epoch: 1,
+            base_sequence: 40,
+        };
+        let size = accumulator
+            .build(&mut batch, identity)
+            .map(|b| b.len())
+            .unwrap_or(0);
+        let records = batch.record_count();
+        assert!(records > 2);
+        let pieces = accumulator
+            .split(batch)
+            .map_err(|e| e.error)
+            .expect("split");
+        assert!(pieces.len() >= 2);
+        let mut sequence = 40;
+        let mut waiters = Vec::new();
+        let mut values = Vec::new();
+        for piece in &pieces {
+            let (bytes, piece_identity) = piece.built().expect("pieces are built");
+            assert!(bytes.len() <= size / 2 + 120, "{} of {size}", bytes.len());
+            assert_eq!(
+                (piece_identity.producer_id, piece_identity.producer_epoch),
+                (3, 1)
+            );
+            assert_eq!(piece_identity.base_sequence, sequence);
+            let view = RecordBatchView::parse(bytes.clone()).expect("a batch");
+            assert_eq!(view.base_sequence(), sequence);
+            sequence += piece.record_count() as i32;
+            waiters.extend(piece.pending.iter().map(|p| p.completion));
+            for record in view.records(usize::MAX).expect("records") {
+                let record = record.expect("a record");
+                values
+                    .push(String::from_utf8_lossy(&record.value.unwrap_or_default()).into_owned());
+            }
+        }
+        assert_eq!(waiters, (0..records as u32).collect::<Vec<_>>());
+        assert_eq!(values, (0..records as u32).map(value).collect::<Vec<_>>());
     }
 
     #[test]

@@ -48,6 +48,15 @@ pub struct ProducerConfig {
     /// (Kafka: `batch.size`, 16384). A bigger record gets a batch of its own.
     #[serde(alias = "batch.size")]
     pub batch_size: usize,
+    /// How big a full batch may grow while its partition waits for a free
+    /// request slot (`max.in.flight.requests.per.connection` are in flight):
+    /// a backlog then leaves in fewer, larger requests instead of queueing
+    /// `batch.size` pieces (KIP-782's `batch.max.size`; the Java client has
+    /// no such setting and behaves as if it equalled `batch.size`). At least
+    /// `batch.size`, at most `max.request.size`; keep it at or below the
+    /// topics' `max.message.bytes`.
+    #[serde(alias = "batch.max.size")]
+    pub batch_max_size: usize,
     /// How long a batch that is not full waits for more records (Kafka: `linger.ms`, 5).
     #[serde(alias = "linger.ms")]
     pub linger_ms: u64,
@@ -94,6 +103,7 @@ impl Default for ProducerConfig {
             client: ClientConfig::default(),
             acks: Acks::All,
             batch_size: 16_384,
+            batch_max_size: 256 * 1024,
             linger_ms: 5,
             buffer_memory: 32 * 1024 * 1024,
             max_block_ms: 60_000,
@@ -172,6 +182,15 @@ impl ProducerConfig {
             Ok(Compression::Gzip) => self.compression_gzip_level,
             _ => None,
         }
+    }
+
+    /// The size a full batch may grow to: `batch.max.size` within
+    /// `max.request.size`, and never below `batch.size` (a smaller
+    /// `batch.max.size` turns growing off rather than failing).
+    pub fn batch_growth_limit(&self) -> usize {
+        self.batch_max_size
+            .min(self.max_request_size)
+            .max(self.batch_size)
     }
 
     /// `linger_ms` as a duration.

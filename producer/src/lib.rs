@@ -51,7 +51,7 @@ mod sender;
 mod sequence;
 mod shared;
 
-pub use accumulator::{Accumulator, AccumulatorSettings, Readiness, RecordRef};
+pub use accumulator::{Accumulator, AccumulatorSettings, Readiness, RecordRef, SplitError};
 pub use batch::{BatchIdentity, Pending, ProducerBatch};
 pub use config::{Acks, ProducerConfig};
 pub use error::{ProducerError, Result};

@@ -83,6 +83,7 @@ impl Producer {
         config.validate()?;
         let settings = AccumulatorSettings {
             batch_size: config.batch_size,
+            batch_max_size: config.batch_growth_limit(),
             linger_ms: config.linger_ms,
             delivery_timeout_ms: config.delivery_timeout_ms,
             compression: config.compression()?,

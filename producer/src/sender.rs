@@ -17,7 +17,8 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_client::{ClientError, RetryAction, action_for_code, action_for_error};
 use sluice_protocol::ErrorCode;
 
-use crate::batch::ProducerBatch;
+use crate::accumulator::SplitError;
+use crate::batch::{BatchIdentity, ProducerBatch};
 use crate::config::Acks;
 use crate::error::ProducerError;
 use crate::record::RecordMetadata;
@@ -408,6 +409,7 @@ impl Sender {
             attempts: batch.attempts,
             max_retries: self.shared.config.retries,
             deadline_passed: now >= batch.deadline_ms,
+            splittable: batch.record_count() > 1,
         };
         match decide(code, context) {
             Verdict::Delivered { duplicate } => {
@@ -450,6 +452,15 @@ impl Sender {
                 );
                 self.shared.fail_batch(batch, &error);
             }
+            Verdict::Split if self.tracker.is_current(identity) => {
+                self.split(batch, identity, message);
+            }
+            Verdict::Split => {
+                let error = ProducerError::ProducerReset(
+                    "the batch needed splitting after the producer id changed".to_owned(),
+                );
+                self.shared.fail_batch(batch, &error);
+            }
             Verdict::Fail(code) => {
                 self.tracker
                     .complete(&batch.topic, batch.partition, identity);
@@ -465,6 +476,40 @@ impl Sender {
                 }
                 let error = self.failure(&batch, code, message, false);
                 self.shared.fail_batch(batch, &error);
+            }
+        }
+    }
+
+    /// Sends a batch the broker found too large again in smaller pieces
+    /// (see [`crate::Accumulator::split`]); fails it if it cannot be split.
+    fn split(&mut self, batch: Batch, identity: BatchIdentity, message: Option<&str>) {
+        let (topic, partition, records) =
+            (batch.topic.clone(), batch.partition, batch.record_count());
+        let split = self.shared.lock().accumulator.split(batch);
+        match split {
+            Ok(pieces) => {
+                tracing::info!(%topic, partition, records, pieces = pieces.len(), "batch too large for the topic; sending it in pieces");
+                let identities: Vec<BatchIdentity> = pieces
+                    .iter()
+                    .filter_map(|piece| piece.built().map(|(_, identity)| identity))
+                    .collect();
+                self.tracker.split(&topic, partition, identity, &identities);
+                let mut state = self.shared.lock();
+                for piece in pieces {
+                    let retry_at_ms = piece.retry_at_ms;
+                    state.accumulator.reenqueue(piece, retry_at_ms);
+                }
+                drop(state);
+                self.shared.wake.notify_one();
+            }
+            Err(SplitError { error, batch }) => {
+                tracing::warn!(%topic, partition, %error, "cannot split a batch the broker found too large");
+                self.tracker.complete(&topic, partition, identity);
+                if self.idempotent() {
+                    self.reset_identity("a batch failed after taking a sequence");
+                }
+                let error = self.failure(&batch, ErrorCode::MessageTooLarge, message, false);
+                self.shared.fail_batch(*batch, &error);
             }
         }
     }

@@ -182,6 +182,40 @@ impl SequenceTracker {
             .is_none_or(|oldest| oldest.base_sequence == batch.base_sequence)
     }
 
+    /// Replaces `batch` in its partition's window with the batches it was
+    /// split into (their base sequences, in order): they cover its
+    /// sequences, and each is acknowledged on its own.
+    pub fn split(
+        &mut self,
+        topic: &Arc<str>,
+        partition: i32,
+        batch: BatchIdentity,
+        pieces: &[BatchIdentity],
+    ) {
+        if !self.is_current(batch) || batch.base_sequence < 0 {
+            return;
+        }
+        let Some(window) = self.window.get_mut(&(topic.clone(), partition)) else {
+            return;
+        };
+        let Some(position) = window
+            .iter()
+            .position(|assigned| assigned.base_sequence == batch.base_sequence)
+        else {
+            return;
+        };
+        window.remove(position);
+        for (offset, piece) in pieces.iter().enumerate() {
+            window.insert(
+                position + offset,
+                Assigned {
+                    base_sequence: piece.base_sequence,
+                    completed: false,
+                },
+            );
+        }
+    }
+
     /// Forgets a batch that completed (delivered or failed for good).
     pub fn complete(&mut self, topic: &Arc<str>, partition: i32, batch: BatchIdentity) {
         if !self.is_current(batch) || batch.base_sequence < 0 {
@@ -226,6 +260,9 @@ pub enum Verdict {
     Retry,
     /// Fail the records with this code.
     Fail(ErrorCode),
+    /// The batch is larger than the broker takes (MESSAGE_TOO_LARGE) but
+    /// holds several records: split it and send the pieces.
+    Split,
     /// Fail the records and get a new producer id: the broker's sequence
     /// state and ours no longer agree.
     FailAndReset(ErrorCode),
@@ -244,6 +281,8 @@ pub struct BatchContext {
     pub max_retries: u32,
     /// `delivery.timeout.ms` has passed for the batch.
     pub deadline_passed: bool,
+    /// The batch holds more than one record (it can be split).
+    pub splittable: bool,
 }
 
 /// Decides a batch's fate from the broker's error code (`None` for a
@@ -273,6 +312,11 @@ pub fn decide(code: Option<ErrorCode>, context: BatchContext) -> Verdict {
             | ErrorCode::UnknownProducerId
             | ErrorCode::InvalidProducerEpoch),
         ) if context.idempotent => Verdict::FailAndReset(code),
+        // Like the Java client: a batch that grew past what the topic takes
+        // (`batch.max.size` above `max.message.bytes`) goes again in pieces.
+        Some(ErrorCode::MessageTooLarge) if context.splittable && !context.deadline_passed => {
+            Verdict::Split
+        }
         Some(code) if code.is_retriable() => retry_or(Verdict::Fail(code)),
         Some(code) => Verdict::Fail(code),
         None => retry_or(Verdict::Fail(ErrorCode::RequestTimedOut)),
@@ -294,6 +338,7 @@ mod tests {
             attempts: 1,
             max_retries: 10,
             deadline_passed: false,
+            splittable: false,
         }
     }
 
@@ -534,6 +579,48 @@ mod tests {
             decide(Some(ErrorCode::UnknownProducerId), context()),
             Verdict::FailAndReset(ErrorCode::UnknownProducerId)
         );
+    }
+
+    #[test]
+    fn a_too_large_batch_of_several_records_is_split_and_one_record_fails() {
+        let several = BatchContext {
+            splittable: true,
+            ..context()
+        };
+        assert_eq!(
+            decide(Some(ErrorCode::MessageTooLarge), several),
+            Verdict::Split
+        );
+        assert_eq!(
+            decide(Some(ErrorCode::MessageTooLarge), context()),
+            Verdict::Fail(ErrorCode::MessageTooLarge)
+        );
+    }
+
+    #[test]
+    fn split_pieces_replace_their_batch_in_sequence_order() {
+        let topic = topic();
+        let mut tracker = tracker();
+        let first = tracker.assign(&topic, 0, 10);
+        let second = tracker.assign(&topic, 0, 4);
+        let pieces = [
+            BatchIdentity {
+                base_sequence: 0,
+                ..first
+            },
+            BatchIdentity {
+                base_sequence: 6,
+                ..first
+            },
+        ];
+        tracker.split(&topic, 0, first, &pieces);
+        assert!(tracker.is_oldest_outstanding(&topic, 0, pieces[0]));
+        tracker.complete(&topic, 0, pieces[0]);
+        assert!(tracker.is_oldest_outstanding(&topic, 0, pieces[1]));
+        assert!(!tracker.is_oldest_outstanding(&topic, 0, second));
+        tracker.complete(&topic, 0, pieces[1]);
+        assert!(tracker.is_oldest_outstanding(&topic, 0, second));
+        assert_eq!(second.base_sequence, 10);
     }
 
     #[test]

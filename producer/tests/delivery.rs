@@ -13,14 +13,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::try_join_all;
 use sluice_client::testing::TestBroker;
-use sluice_client::{Admin, OffsetSpec};
+use sluice_client::{Admin, NewTopic, OffsetSpec};
 use sluice_producer::{
     Acks, DeliveryCallback, Producer, ProducerError, ProducerRecord, RecordMetadata,
     partition_for_key,
 };
 use sluice_protocol::Compression;
 use support::{
-    STEP_TIMEOUT, create_topic, init_tracing, producer_config, read_partition, topic_name,
+    STEP_TIMEOUT, create_topic, create_topic_with, init_tracing, producer_config, read_partition,
+    topic_name,
 };
 
 async fn produce_and_read_back(
@@ -219,6 +220,72 @@ async fn callbacks_get_every_record_once_with_its_token_and_offset() -> anyhow::
         "one call per run of records sharing the callback"
     );
     producer.close().await;
+    Ok(())
+}
+
+/// A topic that takes smaller batches than the producer builds answers
+/// MESSAGE_TOO_LARGE; the producer splits such batches until they fit, with
+/// and without idempotence, and every record lands once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_larger_than_the_topic_takes_are_split_until_they_fit() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    for (label, acks) in [("idempotent", Acks::All), ("acks1", Acks::Leader)] {
+        let topic = topic_name(&format!("split-{label}"));
+        let mut new = NewTopic::new(&topic, 1, 1);
+        new.configs
+            .insert("max.message.bytes".to_owned(), "3000".to_owned());
+        let client = create_topic_with(&broker, new).await?;
+        let mut config = producer_config(&broker.bootstrap());
+        config.acks = acks;
+        config.enable_idempotence = acks == Acks::All;
+        config.compression_type = "none".to_owned();
+        config.linger_ms = 200;
+        let producer = Producer::connect(config).await?;
+        let value = |i: usize| format!("{i:05}-{}", "v".repeat(100));
+        let mut sends = Vec::new();
+        for i in 0..400 {
+            sends.push(
+                producer
+                    .enqueue(ProducerRecord::new(&topic, value(i)))
+                    .await?,
+            );
+        }
+        let written = tokio::time::timeout(STEP_TIMEOUT, try_join_all(sends)).await??;
+        producer.close().await;
+        let fetched = read_partition(&client, &topic, 0, 400).await?;
+        let mut values: Vec<String> = fetched
+            .iter()
+            .map(|f| {
+                String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default()).into_owned()
+            })
+            .collect();
+        for (metadata, expected) in written.iter().zip((0..400).map(value)) {
+            let at = usize::try_from(metadata.offset)?;
+            assert_eq!(
+                values.get(at),
+                Some(&expected),
+                "{label}: a record's offset holds it"
+            );
+        }
+        if acks == Acks::All {
+            // Idempotence keeps the order: pieces go one at a time, in sequence.
+            assert_eq!(
+                values,
+                (0..400).map(value).collect::<Vec<_>>(),
+                "{label}: in order"
+            );
+        } else {
+            // Without it, batches in flight behind a split one may land first
+            // (as with any retry and several requests in flight).
+            values.sort();
+            assert_eq!(
+                values,
+                (0..400).map(value).collect::<Vec<_>>(),
+                "{label}: each once"
+            );
+        }
+    }
     Ok(())
 }
 

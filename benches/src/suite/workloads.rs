@@ -223,6 +223,7 @@ fn produce_settings(base: &RunBase, key: &str) -> BenchSettings {
         acks: AckMode::Leader,
         compression: "none".to_owned(),
         batch_size: base.batch_size,
+        batch_max_size: sluice_producer::ProducerConfig::default().batch_max_size,
         linger_ms: base.linger_ms,
         throughput: None,
     }

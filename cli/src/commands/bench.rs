@@ -193,6 +193,10 @@ struct ProducerFlags {
     /// Largest batch per partition (`batch.size`).
     #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
     batch_size: usize,
+    /// How far a full batch may grow while its partition waits for a free
+    /// request slot (`batch.max.size`, KIP-782; `--batch-size` turns it off).
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    batch_max_size: usize,
     /// How long a batch waits for more records (`linger.ms`).
     #[arg(long, default_value_t = 5, value_name = "MS")]
     linger_ms: u64,
@@ -279,6 +283,7 @@ fn settings(
         acks: AcksArg::All,
         compression: CompressionArg::None,
         batch_size: 16_384,
+        batch_max_size: 262_144,
         linger_ms: 5,
         throughput: None,
     });
@@ -308,6 +313,7 @@ fn settings(
         },
         compression: producer.compression.name().to_owned(),
         batch_size: producer.batch_size,
+        batch_max_size: producer.batch_max_size,
         linger_ms: producer.linger_ms,
         throughput: producer.throughput,
     };

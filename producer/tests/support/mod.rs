@@ -56,10 +56,16 @@ pub async fn create_topic(
     topic: &str,
     partitions: i32,
 ) -> anyhow::Result<Client> {
+    create_topic_with(broker, NewTopic::new(topic, partitions, 1)).await
+}
+
+/// Creates `new` (its configs included) and waits until every partition
+/// has a leader.
+pub async fn create_topic_with(broker: &TestBroker, new: NewTopic) -> anyhow::Result<Client> {
+    let (topic, partitions) = (new.name.clone(), new.partitions);
+    let topic = topic.as_str();
     let admin = Admin::connect(client_config(&broker.bootstrap())).await?;
-    let created = admin
-        .create_topics(&[NewTopic::new(topic, partitions, 1)], false)
-        .await?;
+    let created = admin.create_topics(&[new], false).await?;
     if let Some(error) = created.first().and_then(|t| t.error.clone()) {
         bail!("create topic {topic}: {error:?}");
     }

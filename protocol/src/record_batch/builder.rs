@@ -71,6 +71,13 @@ impl BatchBuilder {
         builder
     }
 
+    /// Changes the size limit for the records appended from now on; the
+    /// records already in the batch stay (a producer lets a batch that
+    /// waits to be sent grow past `batch.size`).
+    pub fn set_max_batch_bytes(&mut self, max_batch_bytes: usize) {
+        self.max_batch_bytes = max_batch_bytes.min(MAX_BATCH_BYTES);
+    }
+
     /// Sets the codec level (gzip 0-9, zstd 1-22); `None` is the codec default.
     pub fn with_compression_level(mut self, level: Option<i32>) -> Self {
         self.compression_level = level;
