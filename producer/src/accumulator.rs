@@ -378,7 +378,7 @@ impl<C> Accumulator<C> {
     /// a piece cannot be encoded; the batch is handed back with it (whole).
     pub fn split(
         &mut self,
-        batch: ProducerBatch<C>,
+        mut batch: ProducerBatch<C>,
     ) -> Result<Vec<ProducerBatch<C>>, SplitError<C>> {
         let Some((bytes, identity)) = batch.built().map(|(bytes, id)| (bytes.clone(), id)) else {
             return Ok(vec![batch]);
@@ -393,7 +393,7 @@ impl<C> Accumulator<C> {
             }
         };
         let limit = (bytes.len() / 2).clamp(1, self.settings.batch_size);
-        let mut builders: Vec<(BatchBuilder, usize)> = Vec::new();
+        let mut builders: Vec<BatchBuilder> = Vec::new();
         for record in &records {
             let headers: Vec<Header> = record.headers.iter().collect();
             let Some(headers) = header_refs(&headers) else {
@@ -406,47 +406,28 @@ impl<C> Accumulator<C> {
                     batch: Box::new(batch),
                 });
             };
-            let appended = builders.last_mut().is_some_and(|(builder, count)| {
-                let appended = builder.append(
-                    record.timestamp,
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    &headers,
-                );
-                *count += usize::from(appended);
-                appended
-            });
-            if !appended {
-                let mut builder = BatchBuilder::new(self.settings.compression, limit)
-                    .with_compression_level(self.settings.compression_level);
+            let append = |builder: &mut BatchBuilder| {
                 builder.append(
                     record.timestamp,
                     record.key.as_deref(),
                     record.value.as_deref(),
                     &headers,
-                );
-                builders.push((builder, 1));
+                )
+            };
+            if !builders.last_mut().is_some_and(append) {
+                let mut builder = BatchBuilder::new(self.settings.compression, limit)
+                    .with_compression_level(self.settings.compression_level);
+                // The first record of a batch always fits.
+                append(&mut builder);
+                builders.push(builder);
             }
         }
-        let ProducerBatch {
-            topic,
-            partition,
-            created_ms,
-            deadline_ms,
-            retry_at_ms,
-            attempts,
-            last_error,
-            reserved_bytes,
-            pending,
-            ..
-        } = batch;
-        let total_records = pending.len().max(1);
-        let mut waiters = pending.into_iter();
-        let mut reserved_left = reserved_bytes;
+        // Encode every piece before taking the batch apart, so a failure
+        // hands it back whole.
         let mut base_sequence = identity.base_sequence;
-        let mut pieces = Vec::with_capacity(builders.len());
-        let last = builders.len().saturating_sub(1);
-        for (index, (mut builder, count)) in builders.into_iter().enumerate() {
+        let mut encoded = Vec::with_capacity(builders.len());
+        for mut builder in builders {
+            let count = builder.record_count();
             let piece_identity = BatchIdentity {
                 base_sequence,
                 ..identity
@@ -456,57 +437,45 @@ impl<C> Accumulator<C> {
             }
             builder.set_producer(identity.producer_id, identity.producer_epoch);
             builder.set_base_sequence(piece_identity.base_sequence);
-            let reserved = if index == last {
-                reserved_left
-            } else {
-                reserved_bytes * count / total_records
-            };
-            reserved_left -= reserved;
-            let content = match builder.build() {
-                Ok(bytes) => Content::Built {
-                    bytes,
-                    identity: piece_identity,
-                },
+            match builder.build() {
+                Ok(bytes) => encoded.push((bytes, piece_identity, count)),
                 Err(error) => {
-                    // Put the waiters back together: the caller fails them all.
-                    let mut pending: Vec<Pending<C>> = pieces
-                        .into_iter()
-                        .flat_map(|piece: ProducerBatch<C>| piece.pending)
-                        .collect();
-                    pending.extend(waiters);
-                    let batch = ProducerBatch {
-                        topic,
-                        partition,
-                        created_ms,
-                        deadline_ms,
-                        retry_at_ms,
-                        sent_as_oldest: false,
-                        attempts,
-                        last_error,
-                        reserved_bytes,
-                        pending,
-                        content: Content::Built { bytes, identity },
-                    };
                     return Err(SplitError {
                         error: error.into(),
                         batch: Box::new(batch),
                     });
                 }
-            };
-            pieces.push(ProducerBatch {
-                topic: topic.clone(),
-                partition,
-                created_ms,
-                deadline_ms,
-                retry_at_ms,
-                sent_as_oldest: false,
-                attempts,
-                last_error: last_error.clone(),
-                reserved_bytes: reserved,
-                pending: waiters.by_ref().take(count).collect(),
-                content,
-            });
+            }
         }
+        let total_records = batch.pending.len().max(1);
+        let mut reserved_left = batch.reserved_bytes;
+        let mut waiters = std::mem::take(&mut batch.pending).into_iter();
+        let last = encoded.len().saturating_sub(1);
+        let pieces = encoded
+            .into_iter()
+            .enumerate()
+            .map(|(index, (bytes, identity, count))| {
+                let reserved = if index == last {
+                    reserved_left
+                } else {
+                    batch.reserved_bytes * count / total_records
+                };
+                reserved_left -= reserved;
+                ProducerBatch {
+                    topic: batch.topic.clone(),
+                    partition: batch.partition,
+                    created_ms: batch.created_ms,
+                    deadline_ms: batch.deadline_ms,
+                    retry_at_ms: batch.retry_at_ms,
+                    sent_as_oldest: false,
+                    attempts: batch.attempts,
+                    last_error: batch.last_error.clone(),
+                    reserved_bytes: reserved,
+                    pending: waiters.by_ref().take(count).collect(),
+                    content: Content::Built { bytes, identity },
+                }
+            })
+            .collect();
         Ok(pieces)
     }
 

@@ -462,13 +462,7 @@ impl Sender {
                 self.shared.fail_batch(batch, &error);
             }
             Verdict::Fail(code) => {
-                self.tracker
-                    .complete(&batch.topic, batch.partition, identity);
-                if self.idempotent() && self.tracker.is_current(identity) {
-                    self.reset_identity("a batch failed after taking a sequence");
-                }
-                let error = self.failure(&batch, code, message, context.deadline_passed);
-                self.shared.fail_batch(batch, &error);
+                self.fail_for_good(batch, identity, code, message, context.deadline_passed);
             }
             Verdict::FailAndReset(code) => {
                 if self.tracker.is_current(identity) {
@@ -485,8 +479,8 @@ impl Sender {
     fn split(&mut self, batch: Batch, identity: BatchIdentity, message: Option<&str>) {
         let (topic, partition, records) =
             (batch.topic.clone(), batch.partition, batch.record_count());
-        let split = self.shared.lock().accumulator.split(batch);
-        match split {
+        let mut state = self.shared.lock();
+        match state.accumulator.split(batch) {
             Ok(pieces) => {
                 tracing::info!(%topic, partition, records, pieces = pieces.len(), "batch too large for the topic; sending it in pieces");
                 let identities: Vec<BatchIdentity> = pieces
@@ -494,7 +488,6 @@ impl Sender {
                     .filter_map(|piece| piece.built().map(|(_, identity)| identity))
                     .collect();
                 self.tracker.split(&topic, partition, identity, &identities);
-                let mut state = self.shared.lock();
                 for piece in pieces {
                     let retry_at_ms = piece.retry_at_ms;
                     state.accumulator.reenqueue(piece, retry_at_ms);
@@ -503,15 +496,31 @@ impl Sender {
                 self.shared.wake.notify_one();
             }
             Err(SplitError { error, batch }) => {
+                drop(state);
                 tracing::warn!(%topic, partition, %error, "cannot split a batch the broker found too large");
-                self.tracker.complete(&topic, partition, identity);
-                if self.idempotent() {
-                    self.reset_identity("a batch failed after taking a sequence");
-                }
-                let error = self.failure(&batch, ErrorCode::MessageTooLarge, message, false);
-                self.shared.fail_batch(*batch, &error);
+                self.fail_for_good(*batch, identity, ErrorCode::MessageTooLarge, message, false);
             }
         }
+    }
+
+    /// Fails a batch's records for good: its sequence is done with, and an
+    /// idempotent producer starts over under a new id (the broker will see
+    /// a gap in the partition's sequences).
+    fn fail_for_good(
+        &mut self,
+        batch: Batch,
+        identity: BatchIdentity,
+        code: ErrorCode,
+        message: Option<&str>,
+        timed_out: bool,
+    ) {
+        self.tracker
+            .complete(&batch.topic, batch.partition, identity);
+        if self.idempotent() && self.tracker.is_current(identity) {
+            self.reset_identity("a batch failed after taking a sequence");
+        }
+        let error = self.failure(&batch, code, message, timed_out);
+        self.shared.fail_batch(batch, &error);
     }
 
     fn failure(
