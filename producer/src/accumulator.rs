@@ -39,6 +39,14 @@ pub struct AccumulatorSettings {
     pub compression_level: Option<i32>,
 }
 
+impl AccumulatorSettings {
+    /// Whether `batch` reached `batch.size`: ready to send (an open batch
+    /// past it is one growing behind an older batch of its partition).
+    fn is_full<C>(&self, batch: &ProducerBatch<C>) -> bool {
+        batch.size_bytes() >= self.batch_size
+    }
+}
+
 /// A record as the accumulator appends it (borrowed; copied into the batch).
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
@@ -224,12 +232,12 @@ impl<C> Accumulator<C> {
     }
 
     fn close_if_full(&mut self, topic: &str, partition: i32) -> bool {
-        let batch_size = self.settings.batch_size;
+        let settings = self.settings;
         let queue = self.queue_mut(topic, partition);
         let full = queue
             .open
             .as_ref()
-            .is_some_and(|batch| batch.size_bytes() >= batch_size);
+            .is_some_and(|batch| settings.is_full(batch));
         full && self.close_open(topic, partition)
     }
 
@@ -243,12 +251,6 @@ impl<C> Accumulator<C> {
             }
             None => false,
         }
-    }
-
-    /// Whether `batch` reached `batch.size` (it is then still open only
-    /// while growing behind an older batch).
-    fn is_full(&self, batch: &ProducerBatch<C>) -> bool {
-        batch.size_bytes() >= self.settings.batch_size
     }
 
     /// Starts or ends a flush: while flushing, every open batch is ready
@@ -269,7 +271,7 @@ impl<C> Accumulator<C> {
             for (index, queue) in queues.iter().enumerate() {
                 let at = match (queue.closed.front(), &queue.open) {
                     (Some(head), _) => Some(head.retry_at_ms),
-                    (None, Some(open)) if self.flushing || self.is_full(open) => {
+                    (None, Some(open)) if self.flushing || self.settings.is_full(open) => {
                         Some(open.created_ms.min(now_ms))
                     }
                     (None, Some(open)) => Some(open.created_ms + self.settings.linger_ms),
@@ -301,8 +303,7 @@ impl<C> Accumulator<C> {
         now_ms: u64,
         admit: impl FnOnce(Option<BatchIdentity>) -> bool,
     ) -> Option<ProducerBatch<C>> {
-        let linger_ms = self.settings.linger_ms;
-        let batch_size = self.settings.batch_size;
+        let settings = self.settings;
         let flushing = self.flushing;
         let queue = self.queue_mut(topic, partition);
         match queue.closed.front() {
@@ -317,8 +318,8 @@ impl<C> Accumulator<C> {
             None => {
                 let lingered = queue.open.as_ref().is_some_and(|open| {
                     flushing
-                        || open.created_ms + linger_ms <= now_ms
-                        || open.size_bytes() >= batch_size
+                        || open.created_ms + settings.linger_ms <= now_ms
+                        || settings.is_full(open)
                 });
                 if lingered && admit(None) {
                     queue.open.take()
