@@ -4,11 +4,12 @@
 //!
 //! Framing — the size prefix and the response size limit checked before
 //! allocating — is `sluice_protocol::FrameCodec`, the same codec the broker
-//! uses; header and body bytes come from `kafka-protocol` through
-//! `sluice_protocol::encode_request`. What is left here is what only a
+//! uses (requests are framed as they are encoded, in one buffer); header
+//! and body bytes come from `kafka-protocol` through
+//! `sluice_protocol::encode_request_frame`. What is left here is what only a
 //! client decides.
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, HeaderVersion, Request, StrBytes};
 
@@ -24,9 +25,9 @@ pub enum WireError {
     Decode(String),
 }
 
-/// Encodes one request (header and body, without the size prefix that
-/// `FrameCodec` adds): the request header at the version the API's request
-/// header needs, the body at `version`.
+/// Appends one request frame to `dst` as it goes on the socket: the size
+/// prefix, the request header at the version the API's request header
+/// needs, the body at `version`.
 ///
 /// # Errors
 /// [`WireError::Encode`] when a field cannot be represented at `version`.
@@ -35,13 +36,14 @@ pub fn encode_request<R: Request>(
     client_id: &str,
     version: i16,
     body: &R,
-) -> Result<Bytes, WireError> {
+    dst: &mut BytesMut,
+) -> Result<(), WireError> {
     let header = RequestHeader::default()
         .with_request_api_key(R::KEY)
         .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(StrBytes::from_string(client_id.to_owned())));
-    sluice_protocol::encode_request(&header, body)
+    sluice_protocol::encode_request_frame(&header, body, dst)
         .map_err(|error| WireError::Encode(error.to_string()))
 }
 
@@ -83,14 +85,18 @@ pub fn decode_response<R: Request>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::{BufMut, BytesMut};
+    use bytes::BufMut;
     use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
     use kafka_protocol::protocol::Encodable;
 
     #[test]
-    fn request_carries_key_version_and_correlation_id() {
-        let request = encode_request(42, "me", 12, &MetadataRequest::default()).ok();
-        let request = request.unwrap_or_default();
+    fn request_carries_size_key_version_and_correlation_id() {
+        let mut frame = BytesMut::from(&b"earlier"[..]);
+        assert!(encode_request(42, "me", 12, &MetadataRequest::default(), &mut frame).is_ok());
+        let frame = frame.split_off(7);
+        let size = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+        assert_eq!(usize::try_from(size).ok(), Some(frame.len() - 4));
+        let request = &frame[4..];
         assert_eq!(&request[0..2], &3i16.to_be_bytes()); // Metadata api key
         assert_eq!(&request[2..4], &12i16.to_be_bytes());
         assert_eq!(correlation_id(&request[4..]), Some(42));
@@ -98,10 +104,9 @@ mod tests {
 
     #[test]
     fn request_decodes_as_the_broker_reads_it() {
-        let request = encode_request(7, "me", 12, &MetadataRequest::default());
-        let frame = request
-            .ok()
-            .and_then(|bytes| sluice_protocol::decode_request_frame(bytes).ok());
+        let mut frame = BytesMut::new();
+        assert!(encode_request(7, "me", 12, &MetadataRequest::default(), &mut frame).is_ok());
+        let frame = sluice_protocol::decode_request_frame(frame.freeze().slice(4..)).ok();
         let client_id = frame.and_then(|frame| frame.header.client_id);
         assert_eq!(client_id.as_deref(), Some("me"));
     }

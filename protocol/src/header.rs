@@ -148,18 +148,60 @@ pub fn encode_request<Q: Encodable + HeaderVersion>(
     body: &Q,
 ) -> Result<Bytes, CodecError> {
     let mut buf = BytesMut::new();
+    encode_request_parts(header, body, &mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Appends a request as it goes on the socket to `dst`: the length prefix,
+/// the header and the body. The size is computed first, so `dst` grows
+/// once and a Produce request's record batches are copied once (a client's
+/// hot path: re-growing a buffer of several hundred KiB costs page faults).
+///
+/// # Errors
+/// [`CodecError`] when a field cannot be represented at the header's
+/// version, or the request does not fit a frame.
+pub fn encode_request_frame<Q: Encodable + HeaderVersion>(
+    header: &RequestHeader,
+    body: &Q,
+    dst: &mut BytesMut,
+) -> Result<(), CodecError> {
     let version = header.request_api_version;
-    header
-        .encode(&mut buf, Q::header_version(version))
+    let header_size = header
+        .compute_size(Q::header_version(version))
         .map_err(|e| CodecError {
             what: "request header",
             reason: e.to_string(),
         })?;
-    body.encode(&mut buf, version).map_err(|e| CodecError {
+    let body_size = body.compute_size(version).map_err(|e| CodecError {
         what: "request body",
         reason: e.to_string(),
     })?;
-    Ok(buf.freeze())
+    let size = header_size + body_size;
+    let prefix = crate::frame_length_prefix(size).map_err(|e| CodecError {
+        what: "request frame",
+        reason: e.to_string(),
+    })?;
+    dst.reserve(prefix.len() + size);
+    dst.extend_from_slice(&prefix);
+    encode_request_parts(header, body, dst)
+}
+
+fn encode_request_parts<Q: Encodable + HeaderVersion>(
+    header: &RequestHeader,
+    body: &Q,
+    dst: &mut BytesMut,
+) -> Result<(), CodecError> {
+    let version = header.request_api_version;
+    header
+        .encode(dst, Q::header_version(version))
+        .map_err(|e| CodecError {
+            what: "request header",
+            reason: e.to_string(),
+        })?;
+    body.encode(dst, version).map_err(|e| CodecError {
+        what: "request body",
+        reason: e.to_string(),
+    })
 }
 
 /// Decodes a response frame (header and body) of type `R` at `version`;

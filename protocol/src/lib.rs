@@ -53,7 +53,7 @@ pub use frame::{
 };
 pub use header::{
     CodecError, HeaderError, RequestFrame, decode_request_frame, decode_response, encode_request,
-    encode_response,
+    encode_request_frame, encode_response,
 };
 pub use record_batch::{
     BatchBuilder, BatchError, BatchHeaderMut, BatchSummary, Compression, Header, HeaderIter,
