@@ -3,6 +3,7 @@
 //! metadata refreshes into the cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,8 @@ pub(crate) struct ClientInner {
     pub(crate) config: ClientConfig,
     bootstrap: Vec<String>,
     metadata: Mutex<MetadataCache>,
+    /// Bumped after every metadata update (see [`Client::metadata_updates`]).
+    metadata_updates: AtomicU64,
     /// Open connections and connection attempts by `host:port`. Never
     /// locked across a connect, so one slow broker does not stall routing to
     /// the others.
@@ -139,6 +142,7 @@ impl Client {
                 config,
                 bootstrap,
                 metadata: Mutex::new(MetadataCache::new()),
+                metadata_updates: AtomicU64::new(0),
                 pool: Mutex::default(),
                 coordinators: Mutex::default(),
                 rng: Mutex::new(rng),
@@ -173,6 +177,14 @@ impl Client {
     /// Reads the metadata cache under its lock (no `.await` possible inside).
     pub fn with_metadata<T>(&self, read: impl FnOnce(&MetadataCache) -> T) -> T {
         read(&lock(&self.inner.metadata))
+    }
+
+    /// How many times the metadata cache has changed. What a caller derived
+    /// from the cache (a topic's partition count, say) stays true while this
+    /// number does, so a hot path can keep it without taking the cache's
+    /// lock for every record.
+    pub fn metadata_updates(&self) -> u64 {
+        self.inner.metadata_updates.load(Ordering::Acquire)
     }
 
     /// A cached topic, without refreshing.
@@ -231,7 +243,11 @@ impl Client {
         } else {
             MetadataScope::Topics
         };
-        lock(&self.inner.metadata).apply(metadata.clone(), scope, Instant::now());
+        {
+            let mut cache = lock(&self.inner.metadata);
+            cache.apply(metadata.clone(), scope, Instant::now());
+            self.inner.metadata_updates.fetch_add(1, Ordering::Release);
+        }
         tracing::debug!(%address, brokers = metadata.brokers.len(), topics = metadata.topics.len(), "metadata refreshed");
         Ok(metadata)
     }
@@ -537,6 +553,7 @@ mod tests {
                 bootstrap: vec![bootstrap.to_owned()],
                 config,
                 metadata: Mutex::new(MetadataCache::new()),
+                metadata_updates: AtomicU64::new(0),
                 pool: Mutex::default(),
                 coordinators: Mutex::default(),
                 rng: Mutex::new(StdRng::seed_from_u64(7)),

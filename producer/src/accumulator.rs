@@ -12,7 +12,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use foldhash::HashMap;
 use sluice_protocol::{
     BatchBuilder, BatchError, Compression, Header, HeaderRef, Record, RecordBatchView,
 };
@@ -84,11 +83,14 @@ impl<C> Default for PartitionQueue<C> {
     }
 }
 
+type TopicQueues<C> = (Arc<str>, Vec<PartitionQueue<C>>);
+
 /// Per-partition batch queues.
 #[derive(Debug)]
 pub struct Accumulator<C> {
     settings: AccumulatorSettings,
-    topics: HashMap<Arc<str>, Vec<PartitionQueue<C>>>,
+    /// By topic name: the name batches share, and the queues by partition.
+    topics: hashbrown::HashMap<String, TopicQueues<C>, foldhash::fast::RandomState>,
     /// Builders of sent batches, kept so a steady producer allocates none.
     spare_builders: Vec<BatchBuilder>,
     flushing: bool,
@@ -99,7 +101,7 @@ impl<C> Accumulator<C> {
     pub fn new(settings: AccumulatorSettings) -> Self {
         Accumulator {
             settings,
-            topics: HashMap::default(),
+            topics: hashbrown::HashMap::default(),
             spare_builders: Vec::new(),
             flushing: false,
         }
@@ -199,7 +201,7 @@ impl<C> Accumulator<C> {
         });
         let topic = self
             .topics
-            .get_key_value(topic)
+            .get(topic)
             .map_or_else(|| Arc::from(topic), |(name, _)| name.clone());
         ProducerBatch {
             topic,
@@ -218,13 +220,11 @@ impl<C> Accumulator<C> {
 
     fn queue_mut(&mut self, topic: &str, partition: i32) -> &mut PartitionQueue<C> {
         let index = usize::try_from(partition).unwrap_or(0);
-        if !self.topics.contains_key(topic) {
-            self.topics.insert(Arc::from(topic), Vec::new());
-        }
-        let queues = self
+        // One lookup: `entry_ref` copies the name only when it inserts.
+        let (_, queues) = self
             .topics
-            .get_mut(topic)
-            .expect("the topic's queues exist or were inserted just above");
+            .entry_ref(topic)
+            .or_insert_with(|| (Arc::from(topic), Vec::new()));
         if queues.len() <= index {
             queues.resize_with(index + 1, PartitionQueue::default);
         }
@@ -267,7 +267,7 @@ impl<C> Accumulator<C> {
             readiness.next_check_ms = Some(readiness.next_check_ms.map_or(at, |next| next.min(at)));
         };
         let mut ready = Vec::new();
-        for (topic, queues) in &self.topics {
+        for (topic, queues) in self.topics.values() {
             for (index, queue) in queues.iter().enumerate() {
                 let at = match (queue.closed.front(), &queue.open) {
                     (Some(head), _) => Some(head.retry_at_ms),
@@ -504,7 +504,7 @@ impl<C> Accumulator<C> {
     /// Removes every queued batch whose delivery deadline passed.
     pub fn expire(&mut self, now_ms: u64) -> Vec<ProducerBatch<C>> {
         let mut expired = Vec::new();
-        for queues in self.topics.values_mut() {
+        for (_, queues) in self.topics.values_mut() {
             for queue in queues.iter_mut() {
                 if queue.open.as_ref().is_some_and(|b| b.deadline_ms <= now_ms)
                     && let Some(batch) = queue.open.take()
@@ -529,7 +529,7 @@ impl<C> Accumulator<C> {
     /// Removes every queued batch (the producer is shutting down).
     pub fn drain_all(&mut self) -> Vec<ProducerBatch<C>> {
         let mut all = Vec::new();
-        for queues in self.topics.values_mut() {
+        for (_, queues) in self.topics.values_mut() {
             for queue in queues.iter_mut() {
                 all.extend(queue.closed.drain(..));
                 all.extend(queue.open.take());
@@ -542,7 +542,7 @@ impl<C> Accumulator<C> {
     pub fn has_queued(&self) -> bool {
         self.topics
             .values()
-            .flatten()
+            .flat_map(|(_, queues)| queues)
             .any(|queue| queue.open.is_some() || !queue.closed.is_empty())
     }
 

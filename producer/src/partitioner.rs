@@ -116,27 +116,26 @@ impl Partitioner {
     fn sticky_partition(&mut self, topic: &str, record_bytes: usize, partition_count: i32) -> i32 {
         assert!(partition_count > 0, "a topic has at least one partition");
         let batch_size = self.batch_size;
-        let current = self.sticky.get(topic).copied();
-        let choice = match current {
+        // The common case, one lookup: the choice holds and takes the record.
+        let previous = match self.sticky.get_mut(topic) {
             Some(choice) if choice.partition < partition_count && choice.bytes < batch_size => {
-                choice
+                choice.bytes = choice.bytes.saturating_add(record_bytes);
+                return choice.partition;
             }
-            previous => StickyChoice {
-                partition: self.next_partition(previous.map(|c| c.partition), partition_count),
-                bytes: 0,
-            },
+            Some(choice) => Some(choice.partition),
+            None => None,
         };
-        let updated = StickyChoice {
-            partition: choice.partition,
-            bytes: choice.bytes.saturating_add(record_bytes),
+        let chosen = StickyChoice {
+            partition: self.next_partition(previous, partition_count),
+            bytes: record_bytes,
         };
         match self.sticky.get_mut(topic) {
-            Some(slot) => *slot = updated,
+            Some(slot) => *slot = chosen,
             None => {
-                self.sticky.insert(topic.to_owned(), updated);
+                self.sticky.insert(topic.to_owned(), chosen);
             }
         }
-        choice.partition
+        chosen.partition
     }
 
     /// A random partition, different from `previous` when there is a choice.

@@ -21,7 +21,7 @@ use crate::error::{ProducerError, Result};
 use crate::partitioner::Partitioner;
 use crate::record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 use crate::sender::Sender;
-use crate::shared::{Completion, Shared, State};
+use crate::shared::{Completion, KnownPartitions, Shared, State};
 
 /// Sends records to a Kafka-compatible cluster. Cheap to clone; all clones
 /// share one accumulator and one sender task. When the last clone is
@@ -94,6 +94,7 @@ impl Producer {
             partitioner: Partitioner::new(config.batch_size, config.partitioner_ignore_keys, rng),
             unfinished_records: 0,
             flushers: 0,
+            last_topic: None,
         };
         let shared = Arc::new(Shared::new(client, config, state));
         let sender = tokio::spawn(Sender::new(shared.clone()).run());
@@ -200,9 +201,29 @@ impl Producer {
         if self.shared.waiting_appends.load(Ordering::Acquire) > 0 {
             return Ok(Some(completion));
         }
-        let Some(partition_count) = self.cached_partition_count(&record.topic) else {
-            return Ok(Some(completion));
+        let metadata_updates = self.shared.client.metadata_updates();
+        let mut state = self.shared.lock();
+        let partition_count = match state.known_partition_count(&record.topic, metadata_updates) {
+            Some(count) => count,
+            None => {
+                // The client's metadata lock is never taken under the state's.
+                drop(state);
+                let Some(count) = self.cached_partition_count(&record.topic) else {
+                    return Ok(Some(completion));
+                };
+                state = self.shared.lock();
+                state.last_topic = Some(KnownPartitions {
+                    topic: Arc::from(record.topic.as_str()),
+                    metadata_updates,
+                    partition_count: count,
+                });
+                count
+            }
         };
+        if beyond_partitions(record.partition, partition_count) {
+            // Perhaps the topic grew: wait for metadata that has it.
+            return Ok(Some(completion));
+        }
         self.check_partition(record, partition_count)?;
         let Ok(permits) = u32::try_from(size) else {
             return Ok(Some(completion));
@@ -211,7 +232,9 @@ impl Producer {
             Ok(permit) => permit.forget(),
             Err(_) => return Ok(Some(completion)),
         }
-        self.append_reserved(record, size, partition_count, completion)?;
+        let wake = self.append_locked(&mut state, record, size, partition_count, completion);
+        drop(state);
+        self.finish_append(wake, size)?;
         Ok(None)
     }
 
@@ -219,7 +242,9 @@ impl Producer {
     async fn append_waiting(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {
         let size = self.check_record(record)?;
         let deadline = Instant::now() + self.shared.config.max_block();
-        let partition_count = self.partition_count(&record.topic, deadline).await?;
+        let partition_count = self
+            .partition_count(&record.topic, record.partition, deadline)
+            .await?;
         self.check_partition(record, partition_count)?;
         self.reserve(size, deadline).await?;
         self.append_reserved(record, size, partition_count, completion)
@@ -260,38 +285,64 @@ impl Producer {
         partition_count: usize,
         completion: Completion,
     ) -> Result<()> {
+        let wake = {
+            let mut state = self.shared.lock();
+            self.append_locked(&mut state, record, size, partition_count, completion)
+        };
+        self.finish_append(wake, size)
+    }
+
+    /// Appends under the state lock; whether the sender should look again,
+    /// or why the record was refused.
+    fn append_locked(
+        &self,
+        state: &mut State,
+        record: &ProducerRecord,
+        size: usize,
+        partition_count: usize,
+        completion: Completion,
+    ) -> std::result::Result<bool, ProducerError> {
         let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let headers: Vec<HeaderRef<'_>> = record
             .headers
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_deref()))
             .collect();
-        let appended = {
-            let mut state = self.shared.lock();
-            let partition = state.partitioner.partition(
-                &record.topic,
-                record.partition,
-                record.key.as_deref(),
-                size,
-                partition_count as i32,
-            );
-            let entry = RecordRef {
-                timestamp,
-                key: record.key.as_deref(),
-                value: record.value.as_deref(),
-                headers: &headers,
-            };
-            let appended =
-                state
-                    .accumulator
-                    .append(&record.topic, partition, entry, completion, size, || {
-                        self.shared.now_ms()
-                    });
-            if appended.is_ok() {
-                state.unfinished_records += 1;
-            }
-            appended
+        let partition = state.partitioner.partition(
+            &record.topic,
+            record.partition,
+            record.key.as_deref(),
+            size,
+            partition_count as i32,
+        );
+        let entry = RecordRef {
+            timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &headers,
         };
+        let appended =
+            state
+                .accumulator
+                .append(&record.topic, partition, entry, completion, size, || {
+                    self.shared.now_ms()
+                });
+        match appended {
+            Ok(wake) => {
+                state.unfinished_records += 1;
+                Ok(wake)
+            }
+            Err((error, _completion)) => Err(error),
+        }
+    }
+
+    /// After an append, outside the lock: wakes the sender, or gives a
+    /// refused record's buffer back.
+    fn finish_append(
+        &self,
+        appended: std::result::Result<bool, ProducerError>,
+        size: usize,
+    ) -> Result<()> {
         match appended {
             Ok(wake) => {
                 if wake {
@@ -299,7 +350,7 @@ impl Producer {
                 }
                 Ok(())
             }
-            Err((error, _completion)) => {
+            Err(error) => {
                 self.shared.buffer.add_permits(size);
                 Err(error)
             }
@@ -334,11 +385,18 @@ impl Producer {
         }
     }
 
-    /// The topic's partition count, refreshing metadata until `deadline`.
-    async fn partition_count(&self, topic: &str, deadline: Instant) -> Result<usize> {
+    /// The topic's partition count, refreshing metadata until `deadline`
+    /// while the topic is unknown or lacks the record's explicit `partition`
+    /// (partitions added since the last refresh), as the Java client waits.
+    async fn partition_count(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        deadline: Instant,
+    ) -> Result<usize> {
         let client = &self.shared.client;
         let known = || self.cached_partition_count(topic);
-        if let Some(count) = known() {
+        if let Some(count) = known().filter(|count| !beyond_partitions(partition, *count)) {
             return Ok(count);
         }
         let backoff = Duration::from_millis(self.shared.config.client.retry_backoff_ms.max(1));
@@ -348,11 +406,13 @@ impl Producer {
             if let Ok(Err(error)) = tokio::time::timeout_at(deadline.into(), refresh).await {
                 tracing::debug!(%topic, %error, "metadata refresh failed");
             }
-            if let Some(count) = known() {
+            let count = known();
+            if let Some(count) = count.filter(|count| !beyond_partitions(partition, *count)) {
                 return Ok(count);
             }
             if Instant::now() + backoff >= deadline {
-                return Err(ProducerError::TopicNotFound {
+                // A known topic without the partition: `check_partition` says so.
+                return count.ok_or_else(|| ProducerError::TopicNotFound {
                     topic: topic.to_owned(),
                     timeout: self.shared.config.max_block(),
                 });
@@ -424,6 +484,15 @@ impl Drop for WaitingAppend {
     fn drop(&mut self) {
         self.shared.waiting_appends.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Whether the record names a partition past the topic's known
+/// `partition_count`, one that later metadata may have. (A negative one
+/// never exists: `check_partition` refuses it without waiting.)
+fn beyond_partitions(partition: Option<i32>, partition_count: usize) -> bool {
+    partition
+        .and_then(|partition| usize::try_from(partition).ok())
+        .is_some_and(|partition| partition >= partition_count)
 }
 
 fn wall_clock_ms() -> i64 {

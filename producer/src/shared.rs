@@ -46,6 +46,33 @@ pub(crate) struct State {
     pub(crate) unfinished_records: usize,
     /// Callers inside `flush`.
     pub(crate) flushers: usize,
+    /// The partition count of the topic appended to last, read from the
+    /// client's metadata cache (most producers write one topic: the cache's
+    /// lock and lookup are taken once per metadata update, not per record).
+    pub(crate) last_topic: Option<KnownPartitions>,
+}
+
+/// A topic's partition count as of a metadata update.
+#[derive(Debug)]
+pub(crate) struct KnownPartitions {
+    pub(crate) topic: Arc<str>,
+    /// [`Client::metadata_updates`] when the count was read.
+    pub(crate) metadata_updates: u64,
+    pub(crate) partition_count: usize,
+}
+
+impl State {
+    /// `topic`'s partition count if it was read at `metadata_updates`.
+    pub(crate) fn known_partition_count(
+        &self,
+        topic: &str,
+        metadata_updates: u64,
+    ) -> Option<usize> {
+        self.last_topic
+            .as_ref()
+            .filter(|known| known.metadata_updates == metadata_updates && &*known.topic == topic)
+            .map(|known| known.partition_count)
+    }
 }
 
 #[derive(Debug)]

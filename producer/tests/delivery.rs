@@ -395,6 +395,49 @@ async fn idempotent_producer_writes_each_record_once_in_order_while_connections_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_added_while_producing_is_waited_for_and_a_missing_one_refused()
+-> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let topic = topic_name("grown");
+    let client = create_topic(&broker, &topic, 1).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    config.max_block_ms = 3_000;
+    let producer = Producer::connect(config).await?;
+    // The producer knows the topic with one partition.
+    let first = producer.send(ProducerRecord::new(&topic, "before").with_partition(0));
+    assert_eq!(first.await?.partition, 0);
+
+    Admin::new(client.clone())
+        .create_partitions(&topic, 3, false)
+        .await?;
+    // Partition 2 is not in the producer's metadata yet: it refreshes and
+    // waits (within max.block.ms) instead of refusing the record.
+    let grown = producer.send(ProducerRecord::new(&topic, "after").with_partition(2));
+    let written = tokio::time::timeout(STEP_TIMEOUT, grown).await??;
+    assert_eq!((written.partition, written.offset), (2, 0));
+
+    let missing = producer.send(ProducerRecord::new(&topic, "nowhere").with_partition(7));
+    match tokio::time::timeout(STEP_TIMEOUT, missing).await? {
+        Err(ProducerError::UnknownPartition {
+            partition: 7,
+            partition_count: 3,
+            ..
+        }) => {}
+        other => panic!("expected UnknownPartition for partition 7 of 3, got {other:?}"),
+    }
+    let negative = producer.send(ProducerRecord::new(&topic, "negative").with_partition(-1));
+    assert!(matches!(
+        negative.await,
+        Err(ProducerError::UnknownPartition { partition: -1, .. })
+    ));
+    producer.close().await;
+    let fetched = read_partition(&client, &topic, 2, 1).await?;
+    assert_eq!(fetched[0].record.value.as_deref(), Some(&b"after"[..]));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_buffer_fails_send_after_max_block() -> anyhow::Result<()> {
     init_tracing();
     let broker = TestBroker::start().await?;
