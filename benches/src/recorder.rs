@@ -93,17 +93,34 @@ impl Recorder {
     /// Counts one record of `bytes` measured `elapsed` after the start, with
     /// its latency when the mode measures one.
     pub fn record(&mut self, elapsed: Duration, bytes: u64, latency: Option<Duration>) {
+        self.record_many(elapsed, 1, bytes, latency);
+    }
+
+    /// Counts `count` records of `bytes` each, all measured `elapsed` after
+    /// the start with the same latency: one histogram update for a run of
+    /// records sent together and acknowledged together.
+    pub fn record_many(
+        &mut self,
+        elapsed: Duration,
+        count: u64,
+        bytes: u64,
+        latency: Option<Duration>,
+    ) {
+        if count == 0 {
+            return;
+        }
         self.advance_to(elapsed);
-        self.records += 1;
-        self.bytes += bytes;
-        self.current.records += 1;
-        self.current.bytes += bytes;
+        let total_bytes = bytes.saturating_mul(count);
+        self.records += count;
+        self.bytes += total_bytes;
+        self.current.records += count;
+        self.current.bytes += total_bytes;
         if let Some(latency) = latency {
             let micros = u64::try_from(latency.as_micros())
                 .unwrap_or(u64::MAX)
                 .max(1);
-            self.latency.saturating_record(micros);
-            self.current.latency.saturating_record(micros);
+            self.latency.saturating_record_n(micros, count);
+            self.current.latency.saturating_record_n(micros, count);
         }
     }
 

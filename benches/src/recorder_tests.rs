@@ -70,6 +70,28 @@ fn rates_are_totals_over_elapsed_time() {
 }
 
 #[test]
+fn a_run_recorded_at_once_counts_as_its_records_one_by_one() {
+    let mut one_by_one = Recorder::new(SECOND);
+    let mut at_once = Recorder::new(SECOND);
+    for (count, micros) in [(700u64, 300u64), (299, 2_000), (1, 90_000)] {
+        let latency = Some(Duration::from_micros(micros));
+        for _ in 0..count {
+            one_by_one.record(Duration::from_millis(10), 100, latency);
+        }
+        at_once.record_many(Duration::from_millis(10), count, 100, latency);
+    }
+    at_once.record_many(Duration::from_millis(10), 0, 100, Some(SECOND));
+    let (one_by_one, at_once) = (
+        one_by_one.finish(SECOND, settings()),
+        at_once.finish(SECOND, settings()),
+    );
+    assert_eq!(at_once.records, 1_000);
+    assert_eq!(at_once.bytes, 100_000);
+    assert_eq!(at_once.latency, one_by_one.latency);
+    assert_eq!(at_once.time_series, one_by_one.time_series);
+}
+
+#[test]
 fn runs_without_latency_samples_report_no_latency() {
     let mut recorder = Recorder::new(SECOND);
     recorder.record(Duration::ZERO, 10, None);

@@ -148,29 +148,83 @@ impl DeliveryCallback for AckRecorder {
         self.on_deliveries(&mut std::iter::once((token, outcome)));
     }
 
-    /// One clock read and one lock per batch.
+    /// One clock read and one lock per batch, and one histogram update per
+    /// run of records with the same token (a burst's records share their
+    /// send time and size, so their latencies are equal).
     fn on_deliveries(
         &self,
         deliveries: &mut dyn Iterator<Item = (u64, sluice_producer::Result<RecordMetadata>)>,
     ) {
         let acked = self.recorder.started().elapsed();
         let mut recorder = self.recorder.lock();
-        for (token, outcome) in deliveries {
+        let mut record_run = |token: u64, count: u64| {
             let (sent, bytes) = unpack_token(token);
-            match outcome {
-                Ok(_) => recorder.record(acked, bytes, Some(acked.saturating_sub(sent))),
-                Err(error) => {
-                    tracing::debug!(%error, "bench record failed");
-                    recorder.record_errors(1);
-                }
+            recorder.record_many(acked, count, bytes, Some(acked.saturating_sub(sent)));
+        };
+        let mut run: Option<(u64, u64)> = None;
+        let mut failed = 0u64;
+        for (token, outcome) in deliveries {
+            if let Err(error) = outcome {
+                tracing::debug!(%error, "bench record failed");
+                failed += 1;
+                continue;
             }
+            run = match run {
+                Some((same, count)) if same == token => Some((same, count + 1)),
+                Some((other, count)) => {
+                    record_run(other, count);
+                    Some((token, 1))
+                }
+                None => Some((token, 1)),
+            };
         }
+        if let Some((token, count)) = run {
+            record_run(token, count);
+        }
+        recorder.record_errors(failed);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acknowledgements_count_every_record_of_mixed_runs_once() {
+        let recorder = SharedRecorder::new(
+            crate::recorder::Recorder::new(Duration::from_secs(1)),
+            Instant::now(),
+        );
+        let acks = AckRecorder {
+            recorder: recorder.clone(),
+        };
+        let early = pack_token(Duration::ZERO, 100);
+        let late = pack_token(Duration::from_micros(5), 1_000);
+        let written = |offset| {
+            Ok(RecordMetadata {
+                topic: Arc::from("t"),
+                partition: 0,
+                offset,
+                timestamp: 0,
+            })
+        };
+        let mut outcomes = vec![
+            (early, written(0)),
+            (early, written(1)),
+            (early, Err(sluice_producer::ProducerError::Closed)),
+            (late, written(2)),
+            (early, written(3)),
+        ]
+        .into_iter();
+        acks.on_deliveries(&mut outcomes);
+        let summary = recorder
+            .into_inner()
+            .finish(Duration::from_secs(1), crate::settings::example());
+        assert_eq!(summary.records, 4);
+        assert_eq!(summary.bytes, 3 * 100 + 1_000);
+        assert_eq!(summary.errors, 1);
+        assert_eq!(summary.latency.map(|latency| latency.count), Some(4));
+    }
 
     #[test]
     fn token_keeps_send_time_and_size() {
