@@ -69,6 +69,7 @@ pub(crate) fn results(brokers: Vec<BrokerResults>) -> SuiteResults {
     SuiteResults {
         started_unix_secs: 0,
         duration_per_run_ms: 1_000,
+        rounds: 1,
         partitions: 1,
         batch_size: 262_144,
         linger_ms: 5,

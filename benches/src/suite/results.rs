@@ -19,6 +19,8 @@ pub struct SuiteResults {
     pub started_unix_secs: u64,
     /// Length of each workload run, in milliseconds.
     pub duration_per_run_ms: u64,
+    /// Rounds over the brokers; each figure is its best round's.
+    pub rounds: u32,
     /// Partitions of every topic.
     pub partitions: i32,
     /// Producer `batch.size` of every produce run.
@@ -73,6 +75,48 @@ pub struct WorkloadResult {
     pub cpu: Option<CpuShare>,
 }
 
+impl WorkloadResult {
+    /// Whether this run is better than `other` of the same workload: it
+    /// completed and the other did not, or it has more records/s (a lower
+    /// p99 for a latency run).
+    fn beats(&self, other: &WorkloadResult) -> bool {
+        match (&self.summary, &other.summary) {
+            (Some(_), None) => true,
+            (None, _) => false,
+            (Some(mine), Some(theirs)) if self.workload.is_latency() => {
+                let p99 = |summary: &Summary| summary.latency.as_ref().map(|l| l.p99_us);
+                match (p99(mine), p99(theirs)) {
+                    (Some(mine), Some(theirs)) => mine < theirs,
+                    (mine, theirs) => mine.is_some() && theirs.is_none(),
+                }
+            }
+            (Some(mine), Some(theirs)) => mine.records_per_sec > theirs.records_per_sec,
+        }
+    }
+}
+
+/// Keeps the faster of two perf-tool runs (a completed one over a failed one).
+fn take_if_faster<T>(
+    kept: &mut Option<ToolRun<T>>,
+    other: Option<ToolRun<T>>,
+    rate: impl Fn(&T) -> f64,
+) {
+    let Some(other) = other else {
+        return;
+    };
+    let faster = match (
+        kept.as_ref().and_then(|run| run.result.as_ref()),
+        &other.result,
+    ) {
+        (_, None) => kept.is_none(),
+        (None, Some(_)) => true,
+        (Some(mine), Some(theirs)) => rate(theirs) > rate(mine),
+    };
+    if faster {
+        *kept = Some(other);
+    }
+}
+
 /// One run of a Kafka perf tool.
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolRun<T> {
@@ -99,6 +143,52 @@ impl<T> ToolRun<T> {
 }
 
 impl BrokerResults {
+    /// One broker's rounds folded into one result: each workload's best run
+    /// (most records/s; lowest p99 for a latency run), each perf tool's best
+    /// run, the largest memory seen. A round where the broker could not be
+    /// used counts only when no round could. `None` for no rounds.
+    pub fn best_of(rounds: Vec<BrokerResults>) -> Option<BrokerResults> {
+        rounds.into_iter().reduce(|mut best, round| {
+            best.take_better(round);
+            best
+        })
+    }
+
+    fn take_better(&mut self, other: BrokerResults) {
+        if other.error.is_some() {
+            return;
+        }
+        if self.error.is_some() {
+            *self = other;
+            return;
+        }
+        for run in other.workloads {
+            match self
+                .workloads
+                .iter_mut()
+                .find(|w| w.workload == run.workload)
+            {
+                Some(kept) if !run.beats(kept) => {}
+                Some(kept) => *kept = run,
+                None => self.workloads.push(run),
+            }
+        }
+        take_if_faster(&mut self.producer_perf, other.producer_perf, |perf| {
+            perf.records_per_sec
+        });
+        take_if_faster(&mut self.consumer_perf, other.consumer_perf, |perf| {
+            perf.fetch_records_per_sec
+        });
+        self.rss = match (self.rss.take(), other.rss) {
+            (Some(kept), Some(seen)) => Some(RssPeak {
+                max_rss_bytes: kept.max_rss_bytes.max(seen.max_rss_bytes),
+                max_anon_bytes: kept.max_anon_bytes.max(seen.max_anon_bytes),
+                samples: kept.samples + seen.samples,
+            }),
+            (kept, seen) => kept.or(seen),
+        };
+    }
+
     /// A broker that could not be started or reached.
     pub fn unusable(name: String, bootstrap: String, started: bool, error: String) -> Self {
         BrokerResults {
@@ -150,5 +240,78 @@ impl SuiteResults {
     pub fn to_json(&self) -> String {
         // Numbers, strings, options and vectors of those: cannot fail.
         serde_json::to_string_pretty(self).expect("suite results always serialise to JSON")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::fixtures::{broker, summary};
+
+    fn e2e(p99_us: u64, records_per_sec: f64) -> WorkloadResult {
+        let workload = Workload::E2eAt50Percent;
+        let mut summary = summary(workload, records_per_sec);
+        if let Some(latency) = summary.latency.as_mut() {
+            latency.p99_us = p99_us;
+        }
+        WorkloadResult {
+            workload,
+            title: workload.title().to_owned(),
+            summary: Some(summary),
+            error: None,
+            cpu: None,
+        }
+    }
+
+    fn rate(results: &BrokerResults, workload: Workload) -> Option<f64> {
+        results.summary(workload).map(|s| s.records_per_sec)
+    }
+
+    #[test]
+    fn the_best_round_of_each_workload_is_kept() {
+        let mut first = broker("sluice", 1_000_000.0);
+        first.workloads.push(e2e(9_000, 500_000.0));
+        let mut second = broker("sluice", 1_500_000.0);
+        second.workloads[1].summary = Some(summary(Workload::Consume, 900_000.0));
+        second.workloads.push(e2e(3_000, 400_000.0));
+        second.rss = Some(RssPeak {
+            max_rss_bytes: 200 << 20,
+            max_anon_bytes: 150 << 20,
+            samples: 3,
+        });
+
+        let best = BrokerResults::best_of(vec![first, second]).expect("two rounds");
+        assert_eq!(rate(&best, Workload::Produce100Acks1), Some(1_500_000.0));
+        assert_eq!(rate(&best, Workload::Consume), Some(1_000_000.0));
+        let latency = best
+            .summary(Workload::E2eAt50Percent)
+            .and_then(|s| s.latency.clone());
+        assert_eq!(latency.map(|l| l.p99_us), Some(3_000), "lower p99 wins");
+        let rss = best.rss.expect("memory sampled");
+        assert_eq!(
+            (rss.max_rss_bytes, rss.max_anon_bytes, rss.samples),
+            (300 << 20, 150 << 20, 7)
+        );
+    }
+
+    #[test]
+    fn a_failed_run_or_an_unusable_round_never_displaces_a_result() {
+        let mut failed = broker("kafka", 2_000_000.0);
+        failed.workloads[0].summary = None;
+        failed.workloads[0].error = Some("timed out".to_owned());
+        let unusable = BrokerResults::unusable(
+            "kafka".to_owned(),
+            String::new(),
+            true,
+            "did not start".to_owned(),
+        );
+        let completed = broker("kafka", 700_000.0);
+
+        let best = BrokerResults::best_of(vec![unusable.clone(), failed, unusable, completed])
+            .expect("rounds");
+        assert_eq!(best.error, None);
+        assert_eq!(rate(&best, Workload::Produce100Acks1), Some(700_000.0));
+        assert_eq!(rate(&best, Workload::Consume), Some(2_000_000.0));
+        assert!(BrokerResults::best_of(Vec::new()).is_none());
     }
 }

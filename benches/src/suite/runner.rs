@@ -1,7 +1,8 @@
 //! Runs the suite: the machine's limits first, then each broker alone
 //! (started, measured, stopped before the next starts so they never share
 //! the CPU), every workload through the engine and Kafka's perf tools
-//! against each.
+//! against each; with several rounds the brokers take turns and each
+//! figure is its best round's.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -81,6 +82,8 @@ pub struct SuiteConfig {
     pub page_cache_bytes: u64,
     /// How long iperf3 measures loopback TCP.
     pub iperf_duration: Duration,
+    /// Rounds over all brokers; each figure is its best round's.
+    pub rounds: u32,
 }
 
 impl SuiteConfig {
@@ -95,11 +98,15 @@ impl SuiteConfig {
         if self.page_cache_bytes == 0 {
             return fail("--page-cache-mib must be at least 1");
         }
+        if self.rounds == 0 {
+            return fail("--rounds must be at least 1");
+        }
         Ok(())
     }
 }
 
 /// Which broker a pass of the suite measures.
+#[derive(Clone)]
 enum Target {
     Started(BrokerKind),
     External(ExternalBroker),
@@ -153,22 +160,37 @@ pub async fn run_suite(
     if tool.is_some() {
         targets.push(Target::Started(BrokerKind::Kafka));
     }
-    let mut brokers = Vec::new();
-    for target in targets {
-        let results = run_target(
-            &config,
-            target,
-            tool.as_ref(),
-            scratch.path(),
-            started_unix_secs,
-            &mut status,
-        )
-        .await;
-        brokers.push(results);
+    // Brokers take turns round by round, each alone on the machine.
+    let mut rounds: Vec<Vec<BrokerResults>> = vec![Vec::new(); targets.len()];
+    for round in 1..=config.rounds {
+        for (target, runs) in targets.iter().zip(rounds.iter_mut()) {
+            let results = run_target(
+                &config,
+                target.clone(),
+                tool.as_ref(),
+                scratch.path(),
+                &format!("{started_unix_secs}-r{round}"),
+                &mut status,
+            )
+            .await;
+            runs.push(results);
+        }
+    }
+    let brokers = rounds
+        .into_iter()
+        .filter_map(BrokerResults::best_of)
+        .collect();
+    if config.rounds > 1 {
+        notes.push(format!(
+            "Each figure is the best of {} rounds (brokers alternating): the most records/s, \
+             or the lowest p99 for the latency runs, each paced at a share of its own round's peak.",
+            config.rounds
+        ));
     }
     let mut results = SuiteResults {
         started_unix_secs,
         duration_per_run_ms: millis(config.duration_per_run),
+        rounds: config.rounds,
         partitions: config.partitions,
         batch_size: config.batch_size,
         linger_ms: config.linger_ms,
@@ -211,7 +233,7 @@ async fn run_target(
     target: Target,
     tool: Option<&KafkaTool>,
     scratch: &std::path::Path,
-    nonce: u64,
+    nonce: &str,
     status: &mut impl FnMut(&str),
 ) -> BrokerResults {
     // `process` is the broker the suite started; external brokers have none.
