@@ -13,7 +13,7 @@ use kafka_protocol::records::{
     Compression as KafkaCompression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder,
     RecordEncodeOptions, TimestampType,
 };
-use sluice_protocol::{BatchBuilder, Compression, RecordBatchView};
+use sluice_protocol::{BatchBuilder, CodecContext, Compression, RecordBatchView};
 
 const RECORDS_PER_BATCH: usize = 1_000;
 const KEY_BYTES: usize = 16;
@@ -184,13 +184,15 @@ fn codecs(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(input.len() as u64));
     for compression in CODECS {
         let mut out = BytesMut::new();
+        // As a batch builder compresses: one codec context, batch after batch.
+        let mut context = CodecContext::default();
         group.bench_function(
             BenchmarkId::new("compress", format!("{compression:?}")),
             |b| {
                 b.iter(|| {
                     out.clear();
                     compression
-                        .compress(black_box(&input), None, &mut out)
+                        .compress_with(&mut context, black_box(&input), None, &mut out)
                         .expect("compresses");
                 })
             },

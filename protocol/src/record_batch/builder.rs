@@ -6,7 +6,7 @@ use crate::record_batch::layout::{
     self, ATTRIBUTES, BATCH_LENGTH, CRC, LOG_OVERHEAD, MAGIC_V2, RECORDS,
 };
 use crate::record_batch::varint::{put_varint, put_varlong, varint_len, varlong_len};
-use crate::record_batch::{BatchError, Compression};
+use crate::record_batch::{BatchError, CodecContext, Compression};
 
 /// "No producer id / epoch / sequence / leader epoch" in Kafka's header.
 const NONE_ID: i64 = -1;
@@ -34,6 +34,8 @@ pub struct BatchBuilder {
     records: BytesMut,
     /// Header plus compressed records, reused across batches.
     compressed: BytesMut,
+    /// The codec's state, reused across batches.
+    codec: CodecContext,
     record_count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
@@ -57,6 +59,7 @@ impl BatchBuilder {
             max_batch_bytes,
             records: BytesMut::with_capacity(max_batch_bytes.clamp(RECORDS, 1 << 20)),
             compressed: BytesMut::new(),
+            codec: CodecContext::default(),
             record_count: 0,
             base_timestamp: 0,
             max_timestamp: 0,
@@ -219,7 +222,8 @@ impl BatchBuilder {
         } else {
             self.compressed.clear();
             self.compressed.put_bytes(0, RECORDS);
-            self.compression.compress(
+            self.compression.compress_with(
+                &mut self.codec,
                 &self.records[RECORDS..],
                 self.compression_level,
                 &mut self.compressed,

@@ -20,7 +20,7 @@ mod view;
 
 pub use batches::RecordBatches;
 pub use builder::{BatchBuilder, HeaderRef};
-pub use compression::{Compression, UnknownCompressionName};
+pub use compression::{CodecContext, Compression, UnknownCompressionName};
 pub use error::BatchError;
 pub use records::{Header, HeaderIter, Record, RecordHeaders, RecordIter};
 pub use view::{BatchHeaderMut, BatchSummary, RecordBatchView, TimestampType};
