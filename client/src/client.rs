@@ -110,9 +110,10 @@ impl Pool {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No code path panics while holding these locks; if one did, the data is
-    // still a valid cache, so recover it rather than propagate the panic.
+/// Takes a lock of the client's state. No code path panics while holding
+/// these locks; if one did, the data is still valid (a cache, a queue, a
+/// pool), so recover it rather than propagate the panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 
+use crate::client::lock;
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
 use crate::versions::{ApiVersionTable, BrokerApi, VersionMismatch, api_name};
@@ -113,14 +114,6 @@ impl Shared {
             let _ = reply.send(Err(self.disconnected(reason)));
         }
     }
-}
-
-/// A poisoned lock means a task panicked mid-update; the queue (or pool) is
-/// still valid, so keep going and let the connection close normally.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 struct Inner {
