@@ -21,7 +21,7 @@ use crate::error::{ProducerError, Result};
 use crate::partitioner::Partitioner;
 use crate::record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 use crate::sender::Sender;
-use crate::shared::{Completion, KnownPartitions, Shared, State};
+use crate::shared::{Completion, Shared, State};
 
 /// Sends records to a Kafka-compatible cluster. Cheap to clone; all clones
 /// share one accumulator and one sender task. When the last clone is
@@ -94,7 +94,7 @@ impl Producer {
             partitioner: Partitioner::new(config.batch_size, config.partitioner_ignore_keys, rng),
             unfinished_records: 0,
             flushers: 0,
-            last_topic: None,
+            known_partitions: hashbrown::HashMap::default(),
         };
         let shared = Arc::new(Shared::new(client, config, state));
         let sender = tokio::spawn(Sender::new(shared.clone()).run());
@@ -202,6 +202,8 @@ impl Producer {
             return Ok(Some(completion));
         }
         let metadata_updates = self.shared.client.metadata_updates();
+        // Read before the lock, which the sender and other callers share.
+        let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let mut state = self.shared.lock();
         let partition_count = match state.known_partition_count(&record.topic, metadata_updates) {
             Some(count) => count,
@@ -212,11 +214,7 @@ impl Producer {
                     return Ok(Some(completion));
                 };
                 state = self.shared.lock();
-                state.last_topic = Some(KnownPartitions {
-                    topic: Arc::from(record.topic.as_str()),
-                    metadata_updates,
-                    partition_count: count,
-                });
+                state.remember_partition_count(&record.topic, metadata_updates, count);
                 count
             }
         };
@@ -232,7 +230,14 @@ impl Producer {
             Ok(permit) => permit.forget(),
             Err(_) => return Ok(Some(completion)),
         }
-        let wake = self.append_locked(&mut state, record, size, partition_count, completion);
+        let wake = self.append_locked(
+            &mut state,
+            record,
+            timestamp,
+            size,
+            partition_count,
+            completion,
+        );
         drop(state);
         self.finish_append(wake, size)?;
         Ok(None)
@@ -285,24 +290,32 @@ impl Producer {
         partition_count: usize,
         completion: Completion,
     ) -> Result<()> {
+        let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let wake = {
             let mut state = self.shared.lock();
-            self.append_locked(&mut state, record, size, partition_count, completion)
+            self.append_locked(
+                &mut state,
+                record,
+                timestamp,
+                size,
+                partition_count,
+                completion,
+            )
         };
         self.finish_append(wake, size)
     }
 
-    /// Appends under the state lock; whether the sender should look again,
-    /// or why the record was refused.
+    /// Appends under the state lock, with the create time read before it;
+    /// whether the sender should look again, or why the record was refused.
     fn append_locked(
         &self,
         state: &mut State,
         record: &ProducerRecord,
+        timestamp: i64,
         size: usize,
         partition_count: usize,
         completion: Completion,
     ) -> std::result::Result<bool, ProducerError> {
-        let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let headers: Vec<HeaderRef<'_>> = record
             .headers
             .iter()

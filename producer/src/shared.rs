@@ -46,16 +46,16 @@ pub(crate) struct State {
     pub(crate) unfinished_records: usize,
     /// Callers inside `flush`.
     pub(crate) flushers: usize,
-    /// The partition count of the topic appended to last, read from the
-    /// client's metadata cache (most producers write one topic: the cache's
-    /// lock and lookup are taken once per metadata update, not per record).
-    pub(crate) last_topic: Option<KnownPartitions>,
+    /// Each topic's partition count as read from the client's metadata
+    /// cache: the cache's lock and lookup are taken once per topic and
+    /// metadata update, not per record.
+    pub(crate) known_partitions:
+        hashbrown::HashMap<String, KnownPartitions, foldhash::fast::RandomState>,
 }
 
 /// A topic's partition count as of a metadata update.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct KnownPartitions {
-    pub(crate) topic: Arc<str>,
     /// [`Client::metadata_updates`] when the count was read.
     pub(crate) metadata_updates: u64,
     pub(crate) partition_count: usize,
@@ -68,10 +68,25 @@ impl State {
         topic: &str,
         metadata_updates: u64,
     ) -> Option<usize> {
-        self.last_topic
-            .as_ref()
-            .filter(|known| known.metadata_updates == metadata_updates && &*known.topic == topic)
+        self.known_partitions
+            .get(topic)
+            .filter(|known| known.metadata_updates == metadata_updates)
             .map(|known| known.partition_count)
+    }
+
+    /// Remembers `topic`'s partition count as read at `metadata_updates`.
+    pub(crate) fn remember_partition_count(
+        &mut self,
+        topic: &str,
+        metadata_updates: u64,
+        partition_count: usize,
+    ) {
+        let known = KnownPartitions {
+            metadata_updates,
+            partition_count,
+        };
+        // The name is copied only the first time the topic is seen.
+        *self.known_partitions.entry_ref(topic).or_insert(known) = known;
     }
 }
 
@@ -183,5 +198,48 @@ impl Shared {
     /// Fails every record of `batch` with `error`.
     pub(crate) fn fail_batch(&self, batch: ProducerBatch<Completion>, error: &ProducerError) {
         self.finish_batch(batch, |_, _| Err(error.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use sluice_protocol::Compression;
+
+    use super::*;
+    use crate::accumulator::AccumulatorSettings;
+
+    fn state() -> State {
+        State {
+            accumulator: Accumulator::new(AccumulatorSettings {
+                batch_size: 1_024,
+                batch_max_size: 1_024,
+                linger_ms: 0,
+                delivery_timeout_ms: 1_000,
+                compression: Compression::None,
+                compression_level: None,
+            }),
+            partitioner: Partitioner::new(1_024, false, StdRng::seed_from_u64(1)),
+            unfinished_records: 0,
+            flushers: 0,
+            known_partitions: hashbrown::HashMap::default(),
+        }
+    }
+
+    #[test]
+    fn partition_counts_hold_per_topic_until_metadata_changes() {
+        let mut state = state();
+        assert_eq!(state.known_partition_count("a", 1), None);
+        state.remember_partition_count("a", 1, 3);
+        state.remember_partition_count("b", 1, 5);
+        // Alternating topics keep both counts.
+        assert_eq!(state.known_partition_count("a", 1), Some(3));
+        assert_eq!(state.known_partition_count("b", 1), Some(5));
+        // After a metadata update both must be read again.
+        assert_eq!(state.known_partition_count("a", 2), None);
+        state.remember_partition_count("a", 2, 6);
+        assert_eq!(state.known_partition_count("a", 2), Some(6));
+        assert_eq!(state.known_partition_count("b", 2), None);
     }
 }
