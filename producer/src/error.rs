@@ -100,3 +100,16 @@ impl From<BatchError> for ProducerError {
 
 /// Results of this crate.
 pub type Result<T, E = ProducerError> = std::result::Result<T, E>;
+
+/// Why [`crate::Producer::send_all_with_callback`] stopped before the end of
+/// its records: the records before the failing one were appended (their
+/// outcomes will be reported), the failing one and those after it were not.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{appended} records appended, then: {error}")]
+pub struct SendAllError {
+    /// Records appended before the failure.
+    pub appended: usize,
+    /// Why the next record was not.
+    #[source]
+    pub error: ProducerError,
+}

@@ -54,7 +54,7 @@ mod shared;
 pub use accumulator::{Accumulator, AccumulatorSettings, Readiness, RecordRef, SplitError};
 pub use batch::{BatchIdentity, Pending, ProducerBatch};
 pub use config::{Acks, ProducerConfig};
-pub use error::{ProducerError, Result};
+pub use error::{ProducerError, Result, SendAllError};
 pub use partitioner::{Partitioner, murmur2, partition_for_key, to_positive};
 pub use producer::{DeliveryFuture, Producer};
 pub use record::{DeliveryCallback, ProducerRecord, RecordMetadata};

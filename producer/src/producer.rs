@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::accumulator::{Accumulator, AccumulatorSettings, RecordRef};
 use crate::config::ProducerConfig;
-use crate::error::{ProducerError, Result};
+use crate::error::{ProducerError, Result, SendAllError};
 use crate::partitioner::Partitioner;
 use crate::record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 use crate::sender::Sender;
@@ -180,6 +180,121 @@ impl Producer {
     ) -> Result<()> {
         self.append(record, Completion::Callback(callback.clone(), token))
             .await
+    }
+
+    /// Appends `records` in order, each reported to `callback` with its
+    /// token, as [`Producer::send_with_callback`] would one by one, but
+    /// taking the producer's lock and reading the clock once for every run
+    /// of records that can be appended at once: the path for senders that
+    /// have many records in hand (librdkafka's `rd_kafka_produce_batch`
+    /// plays the same part). Records without a timestamp get the time of
+    /// the call. A record that must wait for metadata or buffer room waits
+    /// (at most `max.block.ms`) as a single send does, and the records
+    /// after it wait behind it. The iterator is advanced under the lock:
+    /// keep it cheap (a slice's iterator, a map over one).
+    ///
+    /// Returns how many records were appended (all of them).
+    ///
+    /// # Errors
+    /// The first record that cannot be appended stops the call, with the
+    /// count of those appended before it; see [`SendAllError`].
+    pub async fn send_all_with_callback<'r>(
+        &self,
+        records: impl IntoIterator<Item = (&'r ProducerRecord, u64)>,
+        callback: &Arc<dyn DeliveryCallback>,
+    ) -> std::result::Result<usize, SendAllError> {
+        let mut records = records.into_iter();
+        let mut appended = 0;
+        loop {
+            let waiting = self
+                .append_run(&mut records, callback, &mut appended)
+                .map_err(|error| SendAllError { appended, error })?;
+            let Some((record, token)) = waiting else {
+                return Ok(appended);
+            };
+            self.append(record, Completion::Callback(callback.clone(), token))
+                .await
+                .map_err(|error| SendAllError { appended, error })?;
+            appended += 1;
+        }
+    }
+
+    /// Appends from `records` under one turn of the lock until they run
+    /// out (`None`), one must wait for metadata or buffer room (handed
+    /// back, not appended), or one is refused (the error).
+    fn append_run<'r>(
+        &self,
+        records: &mut impl Iterator<Item = (&'r ProducerRecord, u64)>,
+        callback: &Arc<dyn DeliveryCallback>,
+        appended: &mut usize,
+    ) -> Result<Option<(&'r ProducerRecord, u64)>> {
+        if self.shared.waiting_appends.load(Ordering::Acquire) > 0 {
+            // Earlier appends are waiting: these queue behind them.
+            return Ok(records.next());
+        }
+        let metadata_updates = self.shared.client.metadata_updates();
+        let now_ms = wall_clock_ms();
+        let mut state = self.shared.lock();
+        let mut wake = false;
+        // The last topic's partition count (the metadata generation is
+        // fixed for the run): consecutive records mostly share a topic, and
+        // often the very string.
+        let mut last_topic: Option<(&'r str, usize)> = None;
+        let outcome = loop {
+            let Some((record, token)) = records.next() else {
+                break Ok(None);
+            };
+            let size = match self.check_record(record) {
+                Ok(size) => size,
+                Err(error) => break Err(error),
+            };
+            let topic = record.topic.as_str();
+            let count = match last_topic {
+                Some((last, count)) if std::ptr::eq(last, topic) || last == topic => Some(count),
+                _ => state.known_partition_count(topic, metadata_updates),
+            };
+            if let Some(count) = count {
+                last_topic = Some((topic, count));
+            }
+            let known = count.filter(|count| !beyond_partitions(record.partition, *count));
+            let Some(partition_count) = known else {
+                break Ok(Some((record, token)));
+            };
+            if let Err(error) = self.check_partition(record, partition_count) {
+                break Err(error);
+            }
+            let Ok(permits) = u32::try_from(size) else {
+                break Ok(Some((record, token)));
+            };
+            match self.shared.buffer.try_acquire_many(permits) {
+                Ok(permit) => permit.forget(),
+                Err(_) => break Ok(Some((record, token))),
+            }
+            let timestamp = record.timestamp.unwrap_or(now_ms);
+            let completion = Completion::Callback(callback.clone(), token);
+            match self.append_locked(
+                &mut state,
+                record,
+                timestamp,
+                size,
+                partition_count,
+                completion,
+            ) {
+                Ok(more) => {
+                    wake |= more;
+                    *appended += 1;
+                }
+                Err(error) => {
+                    self.shared.buffer.add_permits(size);
+                    break Err(error);
+                }
+            }
+        };
+        drop(state);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+        outcome
     }
 
     async fn append(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {

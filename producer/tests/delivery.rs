@@ -223,6 +223,104 @@ async fn callbacks_get_every_record_once_with_its_token_and_offset() -> anyhow::
     Ok(())
 }
 
+/// `send_all_with_callback` appends a slice of records in order under one
+/// turn of the lock; a record whose topic the producer has not seen yet
+/// waits for metadata there (and the ones after it wait behind it), and
+/// every record is reported once with its own token and offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_appends_in_order_waiting_where_a_record_must() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let first = topic_name("send-all-first");
+    let second = topic_name("send-all-second");
+    let client = create_topic(&broker, &first, 1).await?;
+    create_topic(&broker, &second, 1).await?;
+    let producer = Producer::connect(producer_config(&broker.bootstrap())).await?;
+    // Tokens: topic in the high half, sequence within the topic below.
+    const SECOND: u64 = 1 << 32;
+    let mut records = Vec::new();
+    for i in 0..300u64 {
+        // Records 100-149 go to a topic this producer has no metadata for.
+        let (topic, token) = if (100..150).contains(&i) {
+            (&second, SECOND | (i - 100))
+        } else if i < 100 {
+            (&first, i)
+        } else {
+            (&first, i - 50)
+        };
+        let record = ProducerRecord::new(topic.as_str(), format!("v{i}")).with_key(format!("k{i}"));
+        records.push((record, token));
+    }
+    let collect = Arc::new(Collect::default());
+    let callback: Arc<dyn DeliveryCallback> = collect.clone();
+    let appended = producer
+        .send_all_with_callback(records.iter().map(|(r, t)| (r, *t)), &callback)
+        .await?;
+    assert_eq!(appended, 300);
+    tokio::time::timeout(STEP_TIMEOUT, producer.flush()).await?;
+    let mut delivered = collect.delivered.lock().expect("lock").clone();
+    delivered.sort_unstable();
+    let mut expected: Vec<(u64, i64)> = (0..250).map(|i| (i, i as i64)).collect();
+    expected.extend((0..50).map(|i| (SECOND | i, i as i64)));
+    assert_eq!(
+        delivered, expected,
+        "each record once, offsets in call order"
+    );
+    let fetched = read_partition(&client, &first, 0, 250).await?;
+    for (offset, fetched) in fetched.iter().enumerate() {
+        let i = if offset < 100 { offset } else { offset + 50 };
+        assert_eq!(
+            fetched.record.value.as_deref(),
+            Some(format!("v{i}").as_bytes())
+        );
+    }
+    producer.close().await;
+    Ok(())
+}
+
+/// The first record `send_all_with_callback` cannot append stops it: the
+/// error says how many went before, those are delivered, and nothing after
+/// the refused record is appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_stops_at_a_refused_record() -> anyhow::Result<()> {
+    init_tracing();
+    let broker = TestBroker::start().await?;
+    let topic = topic_name("send-all-refused");
+    let client = create_topic(&broker, &topic, 1).await?;
+    let mut config = producer_config(&broker.bootstrap());
+    config.max_request_size = 10_000;
+    let producer = Producer::connect(config).await?;
+    let records: Vec<ProducerRecord> = (0..5)
+        .map(|i| {
+            let size = if i == 3 { 20_000 } else { 10 };
+            ProducerRecord::new(&topic, vec![b'a' + i as u8; size])
+        })
+        .collect();
+    let collect = Arc::new(Collect::default());
+    let callback: Arc<dyn DeliveryCallback> = collect.clone();
+    let outcome = producer
+        .send_all_with_callback(records.iter().zip(0..), &callback)
+        .await;
+    let error = outcome.expect_err("record 3 is larger than max.request.size");
+    assert_eq!(error.appended, 3);
+    assert!(
+        matches!(error.error, ProducerError::RecordTooLarge { .. }),
+        "{error}"
+    );
+    tokio::time::timeout(STEP_TIMEOUT, producer.flush()).await?;
+    assert_eq!(
+        *collect.delivered.lock().expect("lock"),
+        vec![(0, 0), (1, 1), (2, 2)]
+    );
+    let admin = Admin::new(client.clone());
+    let ends = admin
+        .list_offsets(&[(topic.clone(), 0)], OffsetSpec::Latest)
+        .await?;
+    assert_eq!(ends[0].offset, 3, "nothing after the refused record");
+    producer.close().await;
+    Ok(())
+}
+
 /// A topic that takes smaller batches than the producer builds answers
 /// MESSAGE_TOO_LARGE; the producer splits such batches until they fit, with
 /// and without idempotence, and every record lands once, in order.

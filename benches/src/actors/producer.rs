@@ -50,7 +50,14 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
             .map(|index| ProducerRecord::new(&plan.topic, plan.payload.value(index)))
             .collect()
     };
-    let mut stamped = ProducerRecord::new(&plan.topic, bytes::Bytes::new());
+    // Stamped values differ per record: one reusable record per burst slot.
+    let mut stamped: Vec<ProducerRecord> = if plan.stamp {
+        (0..MAX_BURST)
+            .map(|_| ProducerRecord::new(&plan.topic, bytes::Bytes::new()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let pacer = Pacer::new(plan.records_per_sec);
     let started = Instant::now();
     let deadline = plan
@@ -81,38 +88,50 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
             break;
         }
         let send_time = now.duration_since(recorder.started());
-        let stamp_us = if plan.stamp {
+        let token = |record: &ProducerRecord| {
+            pack_token(
+                send_time,
+                record.value.as_ref().map_or(0, bytes::Bytes::len),
+            )
+        };
+        let burst = (burst_end - sent) as usize;
+        // The whole burst goes to the producer in one call: one turn of its
+        // lock and one clock reading for all of it.
+        let appended = if plan.stamp {
             let stamp_us = now_micros();
             // The create time is the stamp's: the producer need not read
-            // the clock for each record.
-            stamped.timestamp = Some(i64::try_from(stamp_us / 1000).unwrap_or(i64::MAX));
-            stamp_us
-        } else {
-            0
-        };
-        while sent < burst_end {
-            let record = if plan.stamp {
+            // the clock.
+            let timestamp = Some(i64::try_from(stamp_us / 1000).unwrap_or(i64::MAX));
+            for (offset, record) in stamped[..burst].iter_mut().enumerate() {
                 // The producer copied the last value into its batch and let
                 // go of it: take the buffer back.
-                let mut value = stamped
+                let mut value = record
                     .value
                     .take()
                     .and_then(|value| value.try_into_mut().ok())
                     .unwrap_or_default();
-                plan.payload.stamp_into(sent, stamp_us, &mut value);
-                stamped.value = Some(value.freeze());
-                &stamped
-            } else {
-                &templates[(sent % templates.len() as u64) as usize]
-            };
-            let bytes = record.value.as_ref().map_or(0, bytes::Bytes::len);
-            let token = pack_token(send_time, bytes);
-            if let Err(error) = producer.send_with_callback(record, &callback, token).await {
-                tracing::warn!(%error, "bench record not enqueued");
-                recorder.lock().record_errors(1);
+                plan.payload
+                    .stamp_into(sent + offset as u64, stamp_us, &mut value);
+                record.value = Some(value.freeze());
+                record.timestamp = timestamp;
             }
-            sent += 1;
+            let records = stamped[..burst]
+                .iter()
+                .map(|record| (record, token(record)));
+            producer.send_all_with_callback(records, &callback).await
+        } else {
+            let records = (sent..burst_end).map(|sequence| {
+                let record = &templates[(sequence % templates.len() as u64) as usize];
+                (record, token(record))
+            });
+            producer.send_all_with_callback(records, &callback).await
+        };
+        if let Err(error) = appended {
+            tracing::warn!(%error, "bench records not enqueued");
+            let refused = burst - error.appended;
+            recorder.lock().record_errors(refused as u64);
         }
+        sent = burst_end;
         // Appends that find room complete without awaiting anything: let
         // the sender and the connections on this thread run between bursts,
         // or a catching-up sender starves them.
