@@ -46,6 +46,42 @@ async fn committed(client: &mut Client, group_id: &str, topic: &str) -> i64 {
     client.call(7, request).await.topics[0].partitions[0].committed_offset
 }
 
+/// Transactions are not supported: a transaction coordinator is refused
+/// with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), which clients treat as
+/// fatal, not with a retriable error they would retry until a timeout;
+/// in the single-key (v3) and the batched (v4+) encodings.
+#[tokio::test]
+async fn a_transaction_coordinator_is_refused_with_a_non_retriable_error() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let single = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_static_str("txn"))
+        .with_key_type(1);
+    let response = client.call(3, single).await;
+    assert_eq!(response.error_code, 53);
+    assert_eq!(response.node_id.0, -1);
+    assert!(
+        response
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("transactions")),
+        "{:?}",
+        response.error_message
+    );
+    let batched = FindCoordinatorRequest::default()
+        .with_key_type(1)
+        .with_coordinator_keys(vec![StrBytes::from_static_str("txn")]);
+    let response = client.call(4, batched).await;
+    assert_eq!(response.coordinators.len(), 1);
+    assert_eq!(response.coordinators[0].error_code, 53);
+    let unknown = FindCoordinatorRequest::default()
+        .with_key_type(7)
+        .with_coordinator_keys(vec![StrBytes::from_static_str("x")]);
+    let response = client.call(4, unknown).await;
+    assert_eq!(response.coordinators[0].error_code, 42, "INVALID_REQUEST");
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn this_node_coordinates_every_group() {
     let broker = TestBroker::start().await;
