@@ -1,7 +1,8 @@
 //! Bad input: corrupt batches, garbage and oversized frames, unknown versions.
 
+use bytes::Bytes;
 use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
-use sluice_protocol::ErrorCode;
+use sluice_protocol::{BatchBuilder, Compression, ErrorCode, RecordBatchView};
 
 use crate::support::{TestBroker, batch, within};
 use crate::{create_topic, fetch_all, fetched_records, produce};
@@ -17,6 +18,42 @@ async fn corrupt_batch_is_corrupt_message_and_leaves_the_log_unchanged() {
     let (code, _) = produce(&mut client, "guarded", 0, damaged.into()).await;
     assert_eq!(code, ErrorCode::CorruptMessage.code());
     assert!(fetched_records(&fetch_all(&mut client, "guarded", 0).await).is_empty());
+    broker.stop().await;
+}
+
+/// An LZ4 batch whose frame links its blocks (as JavaScript's lz4js writes)
+/// is refused as Kafka refuses it (UNKNOWN_SERVER_ERROR: resending cannot
+/// help), and nothing is stored: a Java consumer could not read it.
+#[tokio::test]
+async fn lz4_batch_with_dependent_blocks_is_refused_and_not_stored() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "lz4-linked", 1).await;
+    let mut builder = BatchBuilder::new(Compression::Lz4, 1 << 20);
+    assert!(builder.append(1_700_000_000_000, None, Some(b"payload"), &[]));
+    let mut linked = builder.build().expect("build batch").to_vec();
+    // The frame descriptor's FLG byte follows the 61-byte batch header and
+    // the 4-byte frame magic; clear its block-independence bit (the header
+    // checksum is not what refuses it) and seal the batch with a fresh CRC.
+    linked[61 + 4] &= !(1 << 5);
+    let crc = RecordBatchView::parse(Bytes::from(linked.clone()))
+        .expect("a batch")
+        .compute_crc();
+    linked[17..21].copy_from_slice(&crc.to_be_bytes());
+    let (code, _) = produce(&mut client, "lz4-linked", 0, linked.into()).await;
+    assert_eq!(code, ErrorCode::UnknownServerError.code());
+    assert!(fetched_records(&fetch_all(&mut client, "lz4-linked", 0).await).is_empty());
+    // The same records in an ordinary LZ4 frame are taken.
+    let mut builder = BatchBuilder::new(Compression::Lz4, 1 << 20);
+    assert!(builder.append(1_700_000_000_000, None, Some(b"payload"), &[]));
+    let (code, _) = produce(
+        &mut client,
+        "lz4-linked",
+        0,
+        builder.build().expect("batch"),
+    )
+    .await;
+    assert_eq!(code, 0);
     broker.stop().await;
 }
 

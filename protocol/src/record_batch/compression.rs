@@ -7,7 +7,9 @@
 //!   length); librdkafka writes raw snappy. We write xerial framing like the
 //!   Java client and accept both when reading.
 //! - lz4: the LZ4 frame format with independent 64 KiB blocks (what Kafka's
-//!   `Lz4BlockOutputStream` writes).
+//!   `Lz4BlockOutputStream` writes). Like Kafka we refuse frames whose blocks
+//!   depend on each other or that name a dictionary: a Java consumer cannot
+//!   read them, so a broker that stored them would poison the partition.
 //! - zstd: a zstd frame.
 //!
 //! Every decompression takes a `max_bytes` limit and stops as soon as the
@@ -141,9 +143,9 @@ impl Compression {
                 read_limited(flate2::read::MultiGzDecoder::new(&input[..]), max_bytes)
             }
             Compression::Snappy => decompress_snappy(input, max_bytes),
-            Compression::Lz4 => {
+            Compression::Lz4 => check_lz4_frame(input).and_then(|()| {
                 read_limited(lz4_flex::frame::FrameDecoder::new(&input[..]), max_bytes)
-            }
+            }),
             Compression::Zstd => zstd::stream::read::Decoder::new(&input[..])
                 .map_err(Limited::Io)
                 .and_then(|decoder| read_limited(decoder, max_bytes)),
@@ -291,6 +293,33 @@ fn compress_xerial_snappy(input: &[u8], out: &mut BytesMut) -> io::Result<()> {
     Ok(())
 }
 
+/// The LZ4 frame magic number (little-endian on the wire).
+const LZ4_FRAME_MAGIC: u32 = 0x184D_2204;
+/// FLG bit 5: every block decodes on its own.
+const LZ4_BLOCK_INDEPENDENCE: u8 = 1 << 5;
+/// FLG bit 0: the frame needs a dictionary.
+const LZ4_DICTIONARY_ID: u8 = 1;
+
+/// Refuses the LZ4 frames Kafka's `Lz4BlockInputStream` refuses: dependent
+/// blocks (some encoders, such as JavaScript's lz4js, write them) and
+/// dictionaries. Anything else malformed is left to the decoder.
+fn check_lz4_frame(input: &[u8]) -> Result<(), Limited> {
+    let (Some(magic), Some(&flags)) = (input.get(..4), input.get(4)) else {
+        return Ok(());
+    };
+    if magic != LZ4_FRAME_MAGIC.to_le_bytes() {
+        return Ok(());
+    }
+    let refuse = |why: &str| Err(Limited::Io(io::Error::new(io::ErrorKind::InvalidData, why)));
+    if flags & LZ4_BLOCK_INDEPENDENCE == 0 {
+        return refuse("lz4 frame with dependent blocks: Kafka requires independent blocks");
+    }
+    if flags & LZ4_DICTIONARY_ID != 0 {
+        return refuse("lz4 frame with a dictionary id: Kafka does not support dictionaries");
+    }
+    Ok(())
+}
+
 fn decompress_snappy(input: &[u8], max_bytes: usize) -> Result<Bytes, Limited> {
     let mut out = BytesMut::new();
     if input.len() >= XERIAL_HEADER.len() && input.starts_with(XERIAL_MAGIC) {
@@ -348,6 +377,35 @@ mod tests {
         (0..200_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect()
+    }
+
+    #[test]
+    fn lz4_frames_with_dependent_blocks_are_refused() {
+        let input = sample();
+        let mut out = BytesMut::new();
+        Compression::Lz4.compress(&input, None, &mut out).unwrap();
+        let independent = out.freeze();
+        assert!(
+            Compression::Lz4
+                .decompress(&independent, input.len())
+                .is_ok()
+        );
+        // The same frame written by an encoder with linked blocks.
+        let frame_info = lz4_flex::frame::FrameInfo::new()
+            .block_size(lz4_flex::frame::BlockSize::Max64KB)
+            .block_mode(lz4_flex::frame::BlockMode::Linked);
+        let mut encoder =
+            lz4_flex::frame::FrameEncoder::with_frame_info(frame_info, BytesMut::new().writer());
+        encoder.write_all(&input).unwrap();
+        let linked = encoder.finish().unwrap().into_inner().freeze();
+        let error = Compression::Lz4
+            .decompress(&linked, input.len())
+            .unwrap_err();
+        assert!(
+            matches!(error, BatchError::Decompression { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("dependent blocks"), "{error}");
     }
 
     #[test]

@@ -99,8 +99,11 @@ impl From<&BatchError> for ErrorCode {
             BatchError::Truncated { .. }
             | BatchError::InvalidLength { .. }
             | BatchError::UnsupportedMagic(_)
-            | BatchError::CrcMismatch { .. }
-            | BatchError::Decompression { .. } => ErrorCode::CorruptMessage,
+            | BatchError::CrcMismatch { .. } => ErrorCode::CorruptMessage,
+            // What Kafka answers (its validator's "failed to decompress
+            // record stream"): not retriable, since resending the same
+            // bytes cannot help.
+            BatchError::Decompression { .. } => ErrorCode::UnknownServerError,
             BatchError::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
             BatchError::DecompressedTooLarge { .. } | BatchError::TooLarge { .. } => {
                 ErrorCode::MessageTooLarge
