@@ -177,6 +177,7 @@ impl Recorder {
             records_per_sec: rate(self.records as f64, elapsed),
             mb_per_sec: rate(self.bytes as f64 / BYTES_PER_MB, elapsed),
             latency: latency_summary(&self.latency),
+            ack_latency: None,
             time_series: self.series,
         }
     }

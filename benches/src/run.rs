@@ -142,10 +142,12 @@ async fn run_e2e(
         );
     }
     let elapsed = started.elapsed();
-    let produce_errors = acknowledged.finish(elapsed, settings.clone()).errors;
+    let acknowledged = acknowledged.finish(elapsed, settings.clone());
     let mut recorder = received.into_inner();
-    recorder.record_errors(produce_errors + missing);
-    Ok(recorder.finish(elapsed, settings))
+    recorder.record_errors(acknowledged.errors + missing);
+    let mut summary = recorder.finish(elapsed, settings);
+    summary.ack_latency = acknowledged.latency;
+    Ok(summary)
 }
 
 /// Awaits `work`, reporting progress from `recorder` meanwhile.

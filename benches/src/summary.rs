@@ -30,6 +30,10 @@ pub struct Summary {
     pub mb_per_sec: f64,
     /// Latency distribution in microseconds; `None` when the mode measures none.
     pub latency: Option<LatencySummary>,
+    /// `e2e` only: the same records' send-to-acknowledgement latency, which
+    /// tells a slow produce path from slow delivery to the consumer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_latency: Option<LatencySummary>,
     /// Throughput and latency per interval, for plots.
     pub time_series: Vec<TimePoint>,
 }
@@ -105,16 +109,10 @@ impl fmt::Display for Summary {
             self.errors
         )?;
         if let Some(latency) = &self.latency {
-            writeln!(
-                f,
-                "latency ms: avg {:.3}, p50 {:.3}, p99 {:.3}, p99.9 {:.3}, p99.99 {:.3}, max {:.3}",
-                latency.avg_us / 1000.0,
-                millis(latency.p50_us),
-                millis(latency.p99_us),
-                millis(latency.p999_us),
-                millis(latency.p9999_us),
-                millis(latency.max_us)
-            )?;
+            write_latency(f, "latency ms", latency)?;
+        }
+        if let Some(latency) = &self.ack_latency {
+            write_latency(f, "of which send to ack, ms", latency)?;
         }
         write!(f, "settings: {}", settings_line(s))
     }
@@ -163,6 +161,19 @@ pub fn settings_line(s: &BenchSettings) -> String {
         ));
     }
     line
+}
+
+fn write_latency(f: &mut fmt::Formatter<'_>, label: &str, latency: &LatencySummary) -> fmt::Result {
+    writeln!(
+        f,
+        "{label}: avg {:.3}, p50 {:.3}, p99 {:.3}, p99.9 {:.3}, p99.99 {:.3}, max {:.3}",
+        latency.avg_us / 1000.0,
+        millis(latency.p50_us),
+        millis(latency.p99_us),
+        millis(latency.p999_us),
+        millis(latency.p9999_us),
+        millis(latency.max_us)
+    )
 }
 
 fn millis(micros: u64) -> f64 {

@@ -108,4 +108,6 @@ async fn e2e_run_receives_every_record_with_its_latency() {
     assert_eq!(summary["records"], RECORDS);
     assert_eq!(summary["errors"], 0);
     assert_eq!(summary["latency"]["count"], RECORDS);
+    // The same records' produce acknowledgements, measured separately.
+    assert_eq!(summary["ack_latency"]["count"], RECORDS);
 }

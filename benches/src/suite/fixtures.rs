@@ -31,6 +31,7 @@ pub(crate) fn summary(workload: Workload, records_per_sec: f64) -> Summary {
             max_us: 4_000,
             percentiles: Vec::new(),
         }),
+        ack_latency: None,
         time_series: Vec::new(),
     }
 }
