@@ -160,6 +160,7 @@ pub async fn dispatch(
         ApiKey::DeleteRecords => serve!(ctx, frame, handlers::delete_records::handle),
         ApiKey::InitProducerId => serve!(ctx, frame, handlers::init_producer_id::handle),
         ApiKey::DescribeConfigs => serve!(ctx, frame, handlers::describe_configs::handle),
+        ApiKey::AlterConfigs => serve!(ctx, frame, handlers::alter_configs::handle),
         ApiKey::IncrementalAlterConfigs => {
             serve!(ctx, frame, handlers::incremental_alter_configs::handle)
         }

@@ -4,6 +4,7 @@
 //! the way Kafka answers. Only frames that cannot be parsed close the
 //! connection, and that is decided in `dispatch`.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;

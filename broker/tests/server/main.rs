@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod configs;
 mod data;
 mod groups;
 mod robustness;
