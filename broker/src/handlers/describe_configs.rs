@@ -1,5 +1,5 @@
-//! DescribeConfigs: topic configs (effective values, overrides marked) and the
-//! broker's static settings.
+//! DescribeConfigs: topic configs (effective values, overrides marked), the
+//! node's static settings and the (empty) cluster-wide broker defaults.
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
@@ -89,8 +89,15 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, ErrorCode> {
         .collect())
 }
 
+/// The configs of broker `name`: this node's settings, or for the empty name
+/// the cluster-wide dynamic defaults, which is all Kafka reports there
+/// (kadm's `DescribeBrokerConfigs()` asks for it); Sluice has no dynamic
+/// configs, so that list is empty.
 fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, ErrorCode> {
-    if !name.is_empty() && name != broker.node_id().to_string() {
+    if name.is_empty() {
+        return Ok(Vec::new());
+    }
+    if name != broker.node_id().to_string() {
         return Err(ErrorCode::InvalidRequest);
     }
     let config = broker.config();

@@ -310,3 +310,23 @@ async fn alter_configs_survive_a_restart() {
     );
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn cluster_wide_broker_resource_describes_no_configs() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let described = describe(&mut client, BROKER, "", false).await;
+    assert_eq!(described.error_code, 0);
+    assert!(described.configs.is_empty(), "{:?}", described.configs);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn node_broker_resource_describes_its_static_settings() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let described = describe(&mut client, BROKER, "1", false).await;
+    assert_eq!(described.error_code, 0);
+    assert_eq!(value_and_source(&described, "node.id").0, "1");
+    broker.stop().await;
+}
