@@ -97,6 +97,32 @@ impl Default for BrokerConfig {
     }
 }
 
+/// Each topic-level config the `[log]` table holds, with the Kafka broker
+/// setting it falls back to (DescribeConfigs reports that setting as the
+/// topic config's synonym).
+const TOPIC_CONFIG_BROKER_SETTINGS: &[(&str, &str)] = &[
+    ("cleanup.policy", "log.cleanup.policy"),
+    ("flush.messages", "log.flush.interval.messages"),
+    ("flush.ms", "log.flush.interval.ms"),
+    ("index.interval.bytes", "log.index.interval.bytes"),
+    ("max.message.bytes", "message.max.bytes"),
+    ("message.timestamp.type", "log.message.timestamp.type"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("retention.ms", "log.retention.ms"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("segment.index.bytes", "log.index.size.max.bytes"),
+    ("segment.ms", "log.roll.ms"),
+];
+
+/// The Kafka broker setting that supplies the default of topic config
+/// `topic_config` (`retention.ms` -> `log.retention.ms`), if there is one.
+pub fn broker_setting_for_topic_config(topic_config: &str) -> Option<&'static str> {
+    TOPIC_CONFIG_BROKER_SETTINGS
+        .iter()
+        .find(|(topic, _)| *topic == topic_config)
+        .map(|(_, broker)| *broker)
+}
+
 /// Why a configuration file could not be used; each message is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
@@ -154,11 +180,75 @@ impl BrokerConfig {
             .as_deref()
             .unwrap_or(&self.listeners)
     }
+
+    /// The settings DescribeConfigs reports for this node, by their Kafka
+    /// names, as `(name, value)`.
+    pub fn kafka_settings(&self) -> Vec<(&'static str, String)> {
+        let settings = [
+            ("node.id", self.node_id.to_string()),
+            ("listeners", self.listeners.clone()),
+            ("advertised.listeners", self.advertised_address().to_owned()),
+            ("log.dirs", self.data_dir.display().to_string()),
+            ("message.max.bytes", self.message_max_bytes.to_string()),
+            (
+                "socket.request.max.bytes",
+                self.socket_request_max_bytes.to_string(),
+            ),
+            (
+                "connections.max.idle.ms",
+                self.connections_max_idle_ms.to_string(),
+            ),
+            (
+                "auto.create.topics.enable",
+                self.auto_create_topics_enable.to_string(),
+            ),
+            ("num.partitions", self.num_partitions.to_string()),
+            (
+                "default.replication.factor",
+                self.default_replication_factor.to_string(),
+            ),
+            (
+                "offsets.topic.num.partitions",
+                self.offsets_topic_num_partitions.to_string(),
+            ),
+            ("fetch.max.bytes", self.fetch_max_bytes.to_string()),
+        ];
+        // `[log] max_message_bytes` is not listed: `message.max.bytes`
+        // replaces it as the topics' default.
+        let log_defaults = self
+            .log
+            .entries()
+            .into_iter()
+            .filter(|(topic_config, _)| *topic_config != "max.message.bytes")
+            .filter_map(|(topic_config, value)| {
+                broker_setting_for_topic_config(topic_config).map(|name| (name, value))
+            });
+        settings.into_iter().chain(log_defaults).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_log_default_has_a_kafka_broker_setting() {
+        for (topic_config, _) in LogConfig::default().entries() {
+            assert!(
+                broker_setting_for_topic_config(topic_config).is_some(),
+                "{topic_config}"
+            );
+        }
+    }
+
+    #[test]
+    fn kafka_settings_name_each_setting_once() {
+        let settings = BrokerConfig::default().kafka_settings();
+        let mut names: Vec<_> = settings.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), settings.len());
+    }
 
     #[test]
     fn empty_toml_is_the_default_config() {

@@ -16,6 +16,7 @@ use crate::support::{Client, TestBroker};
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
 const INVALID_REQUEST: i16 = 42;
 const INVALID_CONFIG: i16 = 40;
@@ -114,6 +115,18 @@ fn value_and_source(result: &DescribeConfigsResult, name: &str) -> (String, i8) 
     let entry = config(result, name);
     let value = entry.value.as_ref().map(ToString::to_string);
     (value.unwrap_or_default(), entry.config_source)
+}
+
+/// The synonyms of a described config as `(name, value, source)`.
+fn synonyms(result: &DescribeConfigsResult, name: &str) -> Vec<(String, String, i8)> {
+    config(result, name)
+        .synonyms
+        .iter()
+        .map(|s| {
+            let value = s.value.as_ref().map(ToString::to_string);
+            (s.name.to_string(), value.unwrap_or_default(), s.source)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -328,5 +341,102 @@ async fn node_broker_resource_describes_its_static_settings() {
     let described = describe(&mut client, BROKER, "1", false).await;
     assert_eq!(described.error_code, 0);
     assert_eq!(value_and_source(&described, "node.id").0, "1");
+    broker.stop().await;
+}
+
+/// `(name, value, source)` of one synonym.
+fn synonym(name: &str, value: &str, source: i8) -> (String, String, i8) {
+    (name.to_owned(), value.to_owned(), source)
+}
+
+#[tokio::test]
+async fn topic_config_synonyms_are_the_override_then_the_broker_default() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "layered", 1).await;
+    assert_eq!(
+        alter(&mut client, "layered", &[("retention.ms", Some("60000"))]).await,
+        0
+    );
+    let described = describe(&mut client, TOPIC, "layered", true).await;
+    assert_eq!(
+        synonyms(&described, "retention.ms"),
+        [
+            synonym("retention.ms", "60000", DYNAMIC_TOPIC_CONFIG),
+            synonym("log.retention.ms", DEFAULT_RETENTION_MS, DEFAULT_CONFIG),
+        ]
+    );
+    assert_eq!(
+        synonyms(&described, "max.message.bytes"),
+        [synonym("message.max.bytes", "1048588", DEFAULT_CONFIG)]
+    );
+    assert_eq!(
+        synonyms(&described, "segment.ms"),
+        [synonym("log.roll.ms", "604800000", DEFAULT_CONFIG)]
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn topic_config_falls_back_to_the_configured_broker_setting() {
+    let broker = TestBroker::start_with(|config| config.log.retention_ms = 3_600_000).await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "inherited", 1).await;
+    let described = describe(&mut client, TOPIC, "inherited", true).await;
+    assert_eq!(
+        value_and_source(&described, "retention.ms"),
+        ("3600000".to_owned(), STATIC_BROKER_CONFIG)
+    );
+    assert_eq!(
+        synonyms(&described, "retention.ms"),
+        [
+            synonym("log.retention.ms", "3600000", STATIC_BROKER_CONFIG),
+            synonym("log.retention.ms", DEFAULT_RETENTION_MS, DEFAULT_CONFIG),
+        ]
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn synonyms_are_empty_unless_requested() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "plain", 1).await;
+    assert_eq!(
+        alter(&mut client, "plain", &[("retention.ms", Some("60000"))]).await,
+        0
+    );
+    let topic = describe(&mut client, TOPIC, "plain", false).await;
+    assert!(topic.configs.iter().all(|c| c.synonyms.is_empty()));
+    let node = describe(&mut client, BROKER, "1", false).await;
+    assert!(node.configs.iter().all(|c| c.synonyms.is_empty()));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn broker_config_synonym_is_the_setting_itself() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let described = describe(&mut client, BROKER, "1", true).await;
+    assert_eq!(
+        synonyms(&described, "num.partitions"),
+        [synonym("num.partitions", "1", DEFAULT_CONFIG)]
+    );
+    assert_eq!(
+        value_and_source(&described, "num.partitions").1,
+        DEFAULT_CONFIG
+    );
+    // The test broker listens on port 0: configured, not the default.
+    assert_eq!(
+        synonyms(&described, "listeners"),
+        [
+            synonym("listeners", "127.0.0.1:0", STATIC_BROKER_CONFIG),
+            synonym("listeners", "127.0.0.1:9092", DEFAULT_CONFIG),
+        ]
+    );
+    assert_eq!(
+        value_and_source(&described, "listeners").1,
+        STATIC_BROKER_CONFIG
+    );
     broker.stop().await;
 }
