@@ -31,6 +31,26 @@ pub struct TopicConfigEntry {
     pub is_override: bool,
 }
 
+/// Topic configs whose value is a list. Kafka keeps a list's items in the
+/// order given, while the log config reduces them to a set
+/// (`delete,compact` parses as `compact,delete`), so such an override is
+/// reported as it was written, items trimmed.
+const LIST_TOPIC_CONFIGS: &[&str] = &["cleanup.policy"];
+
+/// The value DescribeConfigs reports for override `stored` of `name`, whose
+/// parsed, effective form is `effective`.
+fn described_override(name: &str, stored: &str, effective: String) -> String {
+    if LIST_TOPIC_CONFIGS.contains(&name) {
+        stored
+            .split(',')
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        effective
+    }
+}
+
 impl Broker {
     /// Every config of `topic` with its effective value, in name order.
     ///
@@ -45,10 +65,14 @@ impl Broker {
             .entries()
             .into_iter()
             .map(|(name, value)| {
+                let stored = topic.configs.get(name);
                 let entry = TopicConfigEntry {
                     name: name.to_owned(),
-                    value,
-                    is_override: topic.configs.contains_key(name),
+                    value: match stored {
+                        Some(stored) => described_override(name, stored, value),
+                        None => value,
+                    },
+                    is_override: stored.is_some(),
                 };
                 (name.to_owned(), entry)
             })
@@ -184,5 +208,26 @@ impl Broker {
         }
         info!(topic = name, "topic configs altered");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_override_keeps_the_order_it_was_written_in() {
+        let described = described_override(
+            "cleanup.policy",
+            "delete, compact",
+            "compact,delete".to_owned(),
+        );
+        assert_eq!(described, "delete,compact");
+    }
+
+    #[test]
+    fn other_overrides_are_reported_as_parsed() {
+        let described = described_override("retention.ms", " 60000", "60000".to_owned());
+        assert_eq!(described, "60000");
     }
 }

@@ -22,6 +22,7 @@ const INVALID_REQUEST: i16 = 42;
 const INVALID_CONFIG: i16 = 40;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const SET: i8 = 0;
+const APPEND: i8 = 2;
 const DEFAULT_RETENTION_MS: &str = "604800000";
 
 fn text(value: &str) -> StrBytes {
@@ -437,6 +438,29 @@ async fn broker_config_synonym_is_the_setting_itself() {
     assert_eq!(
         value_and_source(&described, "listeners").1,
         STATIC_BROKER_CONFIG
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn appended_cleanup_policy_keeps_the_order_given() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "ordered", 1).await;
+    let set = [(SET, "cleanup.policy", "delete")];
+    assert_eq!(
+        alter_incrementally(&mut client, TOPIC, "ordered", &set).await,
+        0
+    );
+    let append = [(APPEND, "cleanup.policy", "compact")];
+    assert_eq!(
+        alter_incrementally(&mut client, TOPIC, "ordered", &append).await,
+        0
+    );
+    let described = describe(&mut client, TOPIC, "ordered", false).await;
+    assert_eq!(
+        value_and_source(&described, "cleanup.policy"),
+        ("delete,compact".to_owned(), DYNAMIC_TOPIC_CONFIG)
     );
     broker.stop().await;
 }
