@@ -21,7 +21,8 @@
 //! | `retention` | truncation, DeleteRecords, retention by time and size |
 //! | `checkpoint`, `metadata` | our small crash-safe files (CRC-32, temp + fsync + rename) |
 //! | `manager` | [`LogManager`], [`TopicPartition`] |
-//! | `mapped` | the only `unsafe`: mmap and `fallocate` |
+//! | `mapped` | the `unsafe` of mmap and `fallocate` |
+//! | `disk_space` | [`disk_space`]: filesystem size and usable bytes (`statvfs`, the crate's other `unsafe`) |
 //! | `fetch` | [`FetchSlice`], zero-copy read results |
 //!
 //! # Example
@@ -111,6 +112,7 @@
 mod batch;
 mod checkpoint;
 mod config;
+mod disk_space;
 mod error;
 mod fetch;
 mod index;
@@ -127,6 +129,7 @@ mod segment;
 pub mod testing;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use disk_space::{DiskSpace, disk_space};
 pub use error::{ConfigError, StorageError};
 pub use fetch::FetchSlice;
 pub use log::{AppendInfo, Log};

@@ -1,5 +1,6 @@
-//! The only unsafe code of the crate: memory maps (memmap2) and the `fallocate`
-//! syscall, each wrapped in a small safe function.
+//! The unsafe code of memory maps (memmap2) and the `fallocate` syscall, each
+//! wrapped in a small safe function (`disk_space` holds the crate's only other
+//! `unsafe`, one `statvfs` call).
 //!
 //! Soundness rests on one rule kept by the rest of the crate: a mapped byte is
 //! only read while it is inside the file and below the log's data end. Log files
