@@ -164,7 +164,10 @@ pub async fn dispatch(
         ApiKey::IncrementalAlterConfigs => {
             serve!(ctx, frame, handlers::incremental_alter_configs::handle)
         }
+        ApiKey::DescribeLogDirs => serve!(ctx, frame, handlers::describe_log_dirs::handle),
+        ApiKey::ElectLeaders => serve!(ctx, frame, handlers::elect_leaders::handle),
         ApiKey::DescribeCluster => serve!(ctx, frame, handlers::describe_cluster::handle),
+        ApiKey::DescribeProducers => serve!(ctx, frame, handlers::describe_producers::handle),
         ApiKey::FindCoordinator => serve!(ctx, frame, handlers::find_coordinator::handle),
         ApiKey::JoinGroup => serve!(ctx, frame, handlers::groups::join_group),
         ApiKey::SyncGroup => serve!(ctx, frame, handlers::groups::sync_group),

@@ -194,6 +194,7 @@ fn append(broker: &Broker, persist: &Persist) -> Result<(), ErrorCode> {
     let validated = [ValidatedBatch {
         offset_count: persist.records.len() as i64,
         sequence: None,
+        max_timestamp: now,
     }];
     partition
         .append(&batch, &validated, now)

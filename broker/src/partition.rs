@@ -150,7 +150,12 @@ impl Partition {
                 .map_err(|e| storage_error_code(&e))?;
             let end = state.log.log_end_offset();
             state.log.set_high_watermark(end);
-            record_sequences(&mut state.producers, batches, info.base_offset);
+            record_sequences(
+                &mut state.producers,
+                batches,
+                info.base_offset,
+                info.log_append_time,
+            );
             Ok(AppendOutcome {
                 base_offset: info.base_offset,
                 log_append_time_ms: info.log_append_time,
@@ -189,7 +194,14 @@ impl Partition {
     }
 }
 
-fn record_sequences(producers: &mut ProducerStateTable, batches: &[ValidatedBatch], base: i64) {
+/// Remembers the sequences of appended batches; `log_append_time_ms` is the
+/// timestamp the log wrote into them under `LogAppendTime`, -1 otherwise.
+fn record_sequences(
+    producers: &mut ProducerStateTable,
+    batches: &[ValidatedBatch],
+    base: i64,
+    log_append_time_ms: i64,
+) {
     let mut next_offset = base;
     for batch in batches {
         let offsets = BatchOffsets {
@@ -197,7 +209,12 @@ fn record_sequences(producers: &mut ProducerStateTable, batches: &[ValidatedBatc
             last_offset: next_offset + batch.offset_count - 1,
         };
         if let Some(sequence) = &batch.sequence {
-            producers.record(sequence, offsets);
+            let max_timestamp = if log_append_time_ms >= 0 {
+                log_append_time_ms
+            } else {
+                batch.max_timestamp
+            };
+            producers.record(sequence, offsets, max_timestamp);
         }
         next_offset += batch.offset_count;
     }
@@ -243,7 +260,7 @@ fn rebuild_producer_state(log: &Log) -> Result<(ProducerStateTable, i64), Storag
                         base_offset: batch.base_offset(),
                         last_offset: batch.last_offset(),
                     };
-                    producers.record(&sequence, offsets);
+                    producers.record(&sequence, offsets, batch.max_timestamp());
                 }
                 offset = offset.max(batch.next_offset());
             }

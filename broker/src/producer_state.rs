@@ -58,12 +58,27 @@ struct WrittenBatch {
 struct ProducerEntry {
     producer_epoch: i16,
     batches: VecDeque<WrittenBatch>,
+    /// Max timestamp of the latest batch written, as Kafka keeps it.
+    last_timestamp: i64,
 }
 
 impl ProducerEntry {
     fn last_sequence(&self) -> Option<i32> {
         self.batches.back().map(|b| b.last_sequence)
     }
+}
+
+/// What DescribeProducers reports about one producer writing to a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// The producer id.
+    pub producer_id: i64,
+    /// The producer epoch of its latest batch.
+    pub producer_epoch: i16,
+    /// The sequence of its last record written.
+    pub last_sequence: i32,
+    /// The max timestamp of its latest batch.
+    pub last_timestamp: i64,
 }
 
 /// The sequence state of every idempotent producer of one partition.
@@ -118,10 +133,12 @@ impl ProducerStateTable {
         }
     }
 
-    /// Records that `batch` was written at `offsets` (after a successful
-    /// append, or while rebuilding the state from the log).
-    pub fn record(&mut self, batch: &BatchSequence, offsets: BatchOffsets) {
+    /// Records that `batch`, whose max timestamp is `max_timestamp`, was
+    /// written at `offsets` (after a successful append, or while rebuilding the
+    /// state from the log).
+    pub fn record(&mut self, batch: &BatchSequence, offsets: BatchOffsets, max_timestamp: i64) {
         let entry = self.producers.entry(batch.producer_id).or_default();
+        entry.last_timestamp = max_timestamp;
         if batch.producer_epoch != entry.producer_epoch {
             entry.producer_epoch = batch.producer_epoch;
             entry.batches.clear();
@@ -144,6 +161,24 @@ impl ProducerStateTable {
         self.producers.retain(|_, entry| !entry.batches.is_empty());
     }
 
+    /// Every producer tracked, by producer id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        let mut active: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .filter_map(|(producer_id, entry)| {
+                Some(ActiveProducer {
+                    producer_id: *producer_id,
+                    producer_epoch: entry.producer_epoch,
+                    last_sequence: entry.last_sequence()?,
+                    last_timestamp: entry.last_timestamp,
+                })
+            })
+            .collect();
+        active.sort_unstable_by_key(|p| p.producer_id);
+        active
+    }
+
     /// Number of producers tracked.
     pub fn len(&self) -> usize {
         self.producers.len()
@@ -158,6 +193,8 @@ impl ProducerStateTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TIMESTAMP: i64 = 1_700_000_000_000;
 
     fn batch(epoch: i16, first: i32, last: i32) -> BatchSequence {
         BatchSequence {
@@ -178,7 +215,7 @@ mod tests {
     fn table_with(batches: &[(BatchSequence, BatchOffsets)]) -> ProducerStateTable {
         let mut table = ProducerStateTable::new();
         for (b, o) in batches {
-            table.record(b, *o);
+            table.record(b, *o, TIMESTAMP);
         }
         table
     }
@@ -269,5 +306,27 @@ mod tests {
         let mut table = table_with(&[(batch(0, 0, 0), at(0, 0)), (batch(0, 1, 1), at(1, 1))]);
         table.truncate_to(1);
         assert_eq!(table.check(&batch(0, 1, 1)), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn active_producers_report_their_latest_batch() {
+        let mut table = table_with(&[(batch(0, 0, 4), at(0, 4))]);
+        table.record(&batch(0, 5, 9), at(5, 9), TIMESTAMP + 7);
+        assert_eq!(
+            table.active_producers(),
+            vec![ActiveProducer {
+                producer_id: 42,
+                producer_epoch: 0,
+                last_sequence: 9,
+                last_timestamp: TIMESTAMP + 7,
+            }]
+        );
+    }
+
+    #[test]
+    fn truncated_away_producers_are_no_longer_active() {
+        let mut table = table_with(&[(batch(0, 0, 0), at(3, 3))]);
+        table.truncate_to(3);
+        assert!(table.active_producers().is_empty());
     }
 }

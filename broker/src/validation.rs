@@ -17,6 +17,8 @@ pub struct ValidatedBatch {
     pub offset_count: i64,
     /// The idempotence fields, when the batch comes from an idempotent producer.
     pub sequence: Option<BatchSequence>,
+    /// The batch's max timestamp as the producer wrote it.
+    pub max_timestamp: i64,
 }
 
 /// Validates the records of one partition of a Produce request.
@@ -52,6 +54,7 @@ pub fn validate_records(
         validated.push(ValidatedBatch {
             offset_count: i64::from(batch.last_offset_delta()) + 1,
             sequence,
+            max_timestamp: batch.max_timestamp(),
         });
     }
     if validated.is_empty() || !batches.remaining().is_empty() {

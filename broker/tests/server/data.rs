@@ -3,10 +3,12 @@
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
+use kafka_protocol::messages::describe_producers_response::PartitionResponse;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    DeleteRecordsRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
-    ProduceResponse,
+    DeleteRecordsRequest, DescribeProducersRequest, InitProducerIdRequest, ListOffsetsRequest,
+    MetadataRequest, ProduceResponse,
 };
 use sluice_protocol::{ErrorCode, decode_response};
 
@@ -369,5 +371,116 @@ async fn retention_deletes_old_sealed_segments_in_the_background() {
     .await;
     // The active segment is never deleted: the newest record is still readable.
     assert_eq!(list_offset(&mut client, "expiring", -1).await, 3);
+    broker.stop().await;
+}
+
+/// DescribeProducers of one partition.
+async fn describe_producers(
+    client: &mut crate::support::Client,
+    topic: &str,
+    partition: i32,
+) -> PartitionResponse {
+    let request = DescribeProducersRequest::default().with_topics(vec![
+        TopicRequest::default()
+            .with_name(topic_name(topic))
+            .with_partition_indexes(vec![partition]),
+    ]);
+    let mut response = client.call(0, request).await;
+    response.topics.remove(0).partitions.remove(0)
+}
+
+/// (producer id, epoch, last sequence, last timestamp, coordinator epoch,
+/// transaction start offset) of each active producer.
+fn producer_rows(partition: &PartitionResponse) -> Vec<(i64, i32, i32, i64, i32, i64)> {
+    partition
+        .active_producers
+        .iter()
+        .map(|p| {
+            (
+                p.producer_id.0,
+                p.producer_epoch,
+                p.last_sequence,
+                p.last_timestamp,
+                p.coordinator_epoch,
+                p.current_txn_start_offset,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn describe_producers_lists_idempotent_producers_with_their_last_sequence() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "tracked", 1).await;
+    produce(&mut client, "tracked", 0, batch(&["plain"])).await;
+    produce(
+        &mut client,
+        "tracked",
+        0,
+        idempotent_batch(&["a", "b"], 7, 1, 0),
+    )
+    .await;
+    produce(&mut client, "tracked", 0, idempotent_batch(&["c"], 7, 1, 2)).await;
+    produce(&mut client, "tracked", 0, idempotent_batch(&["d"], 3, 0, 0)).await;
+    let partition = describe_producers(&mut client, "tracked", 0).await;
+    assert_eq!(partition.error_code, 0);
+    assert_eq!(
+        producer_rows(&partition),
+        vec![
+            (3, 0, 0, 1_700_000_000_000, -1, -1),
+            (7, 1, 2, 1_700_000_000_000, -1, -1)
+        ]
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn describe_producers_of_a_partition_without_idempotent_writes_is_empty() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "untracked", 1).await;
+    produce(&mut client, "untracked", 0, batch(&["plain"])).await;
+    let partition = describe_producers(&mut client, "untracked", 0).await;
+    assert_eq!(partition.error_code, 0);
+    assert!(partition.active_producers.is_empty());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn describe_producers_of_an_unknown_partition_is_unknown_topic_or_partition() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "single", 1).await;
+    for (topic, partition) in [("single", 1), ("nowhere", 0)] {
+        let response = describe_producers(&mut client, topic, partition).await;
+        assert_eq!(
+            response.error_code,
+            ErrorCode::UnknownTopicOrPartition.code()
+        );
+    }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn describe_producers_after_a_restart_reports_producers_rebuilt_from_the_log() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "durable", 1).await;
+    produce(
+        &mut client,
+        "durable",
+        0,
+        idempotent_batch(&["a", "b", "c"], 11, 2, 0),
+    )
+    .await;
+    drop(client);
+    let broker = broker.restart().await;
+    let mut client = broker.client().await;
+    let partition = describe_producers(&mut client, "durable", 0).await;
+    assert_eq!(
+        producer_rows(&partition),
+        vec![(11, 2, 2, 1_700_000_000_000, -1, -1)]
+    );
     broker.stop().await;
 }
