@@ -1,9 +1,11 @@
 """Apache Kafka's own CLI tools (the Java classes behind bin/kafka-*.sh) work against
 the broker: topic admin, group listing with lag, console round trip, perf tests,
-get-offsets. Each tool run starts a JVM (~2 s), so each is called once or twice."""
+get-offsets, log dirs, leader election, producer states. Each tool run starts a JVM
+(~2 s), so each is called once or twice."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -145,3 +147,93 @@ def test_kafka_get_offsets_prints_latest_offset_per_partition(bootstrap, unique)
     ).check()
 
     assert sorted(latest.stdout.split()) == [f"{topic}:0:7", f"{topic}:1:0"]
+
+
+def test_kafka_log_dirs_describes_the_size_of_each_partition(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 2)
+    pyclients.confluent_produce(
+        bootstrap, topic, [Record(value=f"v{i}".encode(), partition=0) for i in range(20)]
+    )
+
+    described = cli.kafka_tool(
+        "kafka-log-dirs", "--bootstrap-server", bootstrap, "--describe", "--topic-list", topic
+    ).check()
+
+    # The tool prints two progress lines, then the JSON document.
+    report = json.loads(described.stdout.strip().splitlines()[-1])
+    [broker] = report["brokers"]
+    [log_dir] = broker["logDirs"]
+    assert log_dir["error"] is None
+    assert log_dir["logDir"].startswith("/")
+    sizes = {p["partition"]: p["size"] for p in log_dir["partitions"]}
+    assert sorted(sizes) == [f"{topic}-0", f"{topic}-1"]
+    assert sizes[f"{topic}-0"] > 0
+    assert sizes[f"{topic}-1"] == 0
+    assert all(p["offsetLag"] == 0 and not p["isFuture"] for p in log_dir["partitions"])
+
+
+def test_kafka_leader_election_finds_the_preferred_leader_already_elected(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 1)
+
+    one = cli.kafka_tool(
+        "kafka-leader-election",
+        "--bootstrap-server",
+        bootstrap,
+        "--election-type",
+        "preferred",
+        "--topic",
+        topic,
+        "--partition",
+        "0",
+    ).check()
+    assert f"Valid replica already elected for partitions {topic}-0" in one.stdout
+
+    # Every partition: only elections that happened are listed, and none did.
+    every = cli.kafka_tool(
+        "kafka-leader-election",
+        "--bootstrap-server",
+        bootstrap,
+        "--election-type",
+        "preferred",
+        "--all-topic-partitions",
+    ).check()
+    assert topic not in every.stdout
+
+
+def test_kafka_transactions_describes_an_idempotent_producer(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 1)
+    timestamp_ms = int(time.time() * 1000)
+    pyclients.confluent_produce(
+        bootstrap,
+        topic,
+        [Record(value=f"v{i}".encode(), partition=0, timestamp_ms=timestamp_ms) for i in range(5)],
+        **{"enable.idempotence": True},
+    )
+
+    described = cli.kafka_tool(
+        "kafka-transactions",
+        "--bootstrap-server",
+        bootstrap,
+        "describe-producers",
+        "--topic",
+        topic,
+        "--partition",
+        "0",
+    ).check()
+
+    header, *rows = [line.split() for line in described.stdout.strip().splitlines()]
+    assert header == [
+        "ProducerId",
+        "ProducerEpoch",
+        "LatestCoordinatorEpoch",
+        "LastSequence",
+        "LastTimestamp",
+        "CurrentTransactionStartOffset",
+    ]
+    [[_producer_id, epoch, coordinator_epoch, last_sequence, last_timestamp, txn_start]] = rows
+    assert (epoch, coordinator_epoch, last_sequence) == ("0", "-1", "4")
+    assert int(last_timestamp) == timestamp_ms
+    assert txn_start == "None"
