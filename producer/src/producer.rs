@@ -263,12 +263,8 @@ impl Producer {
             if let Err(error) = self.check_partition(record, partition_count) {
                 break Err(error);
             }
-            let Ok(permits) = u32::try_from(size) else {
+            if !self.try_reserve_now(size) {
                 break Ok(Some((record, token)));
-            };
-            match self.shared.buffer.try_acquire_many(permits) {
-                Ok(permit) => permit.forget(),
-                Err(_) => break Ok(Some((record, token))),
             }
             let timestamp = record.timestamp.unwrap_or(now_ms);
             let completion = Completion::Callback(callback.clone(), token);
@@ -338,12 +334,8 @@ impl Producer {
             return Ok(Some(completion));
         }
         self.check_partition(record, partition_count)?;
-        let Ok(permits) = u32::try_from(size) else {
+        if !self.try_reserve_now(size) {
             return Ok(Some(completion));
-        };
-        match self.shared.buffer.try_acquire_many(permits) {
-            Ok(permit) => permit.forget(),
-            Err(_) => return Ok(Some(completion)),
         }
         let wake = self.append_locked(
             &mut state,
@@ -356,6 +348,21 @@ impl Producer {
         drop(state);
         self.finish_append(wake, size)?;
         Ok(None)
+    }
+
+    /// Takes `size` bytes of `buffer.memory` if they are free now (returned
+    /// by `finish_batch` when the record completes).
+    fn try_reserve_now(&self, size: usize) -> bool {
+        let Ok(permits) = u32::try_from(size) else {
+            return false;
+        };
+        match self.shared.buffer.try_acquire_many(permits) {
+            Ok(permit) => {
+                permit.forget();
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Waits (at most `max.block.ms`) for metadata and buffer room, then appends.
