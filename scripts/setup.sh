@@ -4,6 +4,7 @@
 #     when something is missing),
 #   - a Python venv with pinned pytest, confluent-kafka and kafka-python
 #     (with its compression codecs) at $SLUICE_CACHE/venv,
+#   - kafkajs (pinned) for Node at $SLUICE_CACHE/node,
 #   - Apache Kafka's jars (server, tools, clients and their runtime
 #     dependencies) from Maven Central into $SLUICE_CACHE/kafka-$KAFKA_VERSION/libs,
 #     plus a quiet log4j2 config.
@@ -22,6 +23,8 @@ command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
 if ! command -v python3 >/dev/null 2>&1; then
   need_apt+=(python3 python3-venv)
@@ -38,7 +41,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${need_apt[@]}" >/dev/null
   fi
 else
-  step "apt: kcat, java, mvn, python3 present"
+  step "apt: kcat, java, mvn, python3, node present"
 fi
 
 mkdir -p "$SLUICE_CACHE"
@@ -54,6 +57,19 @@ else
   # shellcheck disable=SC2086 # the requirement list is split on purpose
   "$venv/bin/pip" install -q --disable-pip-version-check $PYTHON_REQUIREMENTS
   printf '%s' "$PYTHON_REQUIREMENTS" >"$stamp"
+fi
+
+# --- kafkajs -------------------------------------------------------------------
+node_dir="$SLUICE_CACHE/node"
+node_stamp="$node_dir/.sluice-requirements"
+if [ -d "$node_dir/node_modules" ] && [ -f "$node_stamp" ] && [ "$(cat "$node_stamp")" = "$NODE_REQUIREMENTS" ]; then
+  step "node: up to date at $node_dir"
+else
+  step "node: installing $NODE_REQUIREMENTS into $node_dir"
+  mkdir -p "$node_dir"
+  # shellcheck disable=SC2086 # the requirement list is split on purpose
+  npm install --prefix "$node_dir" --no-audit --no-fund --silent $NODE_REQUIREMENTS
+  printf '%s' "$NODE_REQUIREMENTS" >"$node_stamp"
 fi
 
 # --- Apache Kafka jars -------------------------------------------------------
