@@ -26,22 +26,30 @@ pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// Kafka topic configs a single node accepts and reports but does not act on
 /// (replication, compaction tuning, tiered storage), so Kafka tools that set
-/// them keep working.
-pub const RECORDED_TOPIC_CONFIGS: &[&str] = &[
-    "compression.type",
-    "delete.retention.ms",
-    "file.delete.delay.ms",
-    "local.retention.bytes",
-    "local.retention.ms",
-    "max.compaction.lag.ms",
-    "message.timestamp.after.max.ms",
-    "message.timestamp.before.max.ms",
-    "min.cleanable.dirty.ratio",
-    "min.compaction.lag.ms",
-    "min.insync.replicas",
-    "preallocate",
-    "unclean.leader.election.enable",
+/// them keep working; each with Kafka 4.3's default, which DescribeConfigs
+/// reports while the topic does not override it.
+pub const RECORDED_TOPIC_CONFIGS: &[(&str, &str)] = &[
+    ("compression.type", "producer"),
+    ("delete.retention.ms", "86400000"),
+    ("file.delete.delay.ms", "60000"),
+    ("local.retention.bytes", "-2"),
+    ("local.retention.ms", "-2"),
+    ("max.compaction.lag.ms", "9223372036854775807"),
+    ("message.timestamp.after.max.ms", "3600000"),
+    ("message.timestamp.before.max.ms", "9223372036854775807"),
+    ("min.cleanable.dirty.ratio", "0.5"),
+    ("min.compaction.lag.ms", "0"),
+    ("min.insync.replicas", "1"),
+    ("preallocate", "false"),
+    ("unclean.leader.election.enable", "false"),
 ];
+
+/// Whether `name` is one of [`RECORDED_TOPIC_CONFIGS`].
+pub fn is_recorded_topic_config(name: &str) -> bool {
+    RECORDED_TOPIC_CONFIGS
+        .iter()
+        .any(|(recorded, _)| *recorded == name)
+}
 
 /// State shared by all connections of one broker.
 #[derive(Debug)]
@@ -238,8 +246,7 @@ impl Broker {
         for (name, value) in configs {
             match log_config.set(name, value) {
                 Ok(()) => {}
-                Err(ConfigError::Unknown { .. })
-                    if RECORDED_TOPIC_CONFIGS.contains(&name.as_str()) => {}
+                Err(ConfigError::Unknown { .. }) if is_recorded_topic_config(name) => {}
                 Err(_) => return Err(ErrorCode::InvalidConfig),
             }
         }

@@ -40,7 +40,9 @@ mod topic_admin;
 mod topics;
 mod validation;
 
-pub use broker::{Broker, CONSUMER_OFFSETS_TOPIC, RECORDED_TOPIC_CONFIGS, now_ms};
+pub use broker::{
+    Broker, CONSUMER_OFFSETS_TOPIC, RECORDED_TOPIC_CONFIGS, is_recorded_topic_config, now_ms,
+};
 pub use config::{BrokerConfig, ConfigFileError};
 pub use dispatch::{RequestContext, RequestError, dispatch};
 pub use error::BrokerError;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sluice_protocol::ErrorCode;
 use tracing::{info, warn};
 
-use crate::broker::Broker;
+use crate::broker::{Broker, RECORDED_TOPIC_CONFIGS};
 use crate::topics::{TopicMeta, validate_topic_name};
 
 /// Kafka's cap on partitions per topic request; a limit, not a target.
@@ -84,6 +84,17 @@ impl Broker {
                     name: name.clone(),
                     value: value.clone(),
                     is_override: true,
+                });
+        }
+        // The recorded-only configs a topic does not override, at Kafka's
+        // defaults, so `kafka-configs --describe --all` lists them too.
+        for (name, default) in RECORDED_TOPIC_CONFIGS {
+            entries
+                .entry((*name).to_owned())
+                .or_insert_with(|| TopicConfigEntry {
+                    name: (*name).to_owned(),
+                    value: (*default).to_owned(),
+                    is_override: false,
                 });
         }
         Ok(entries.into_values().collect())

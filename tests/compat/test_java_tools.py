@@ -173,6 +173,55 @@ def test_kafka_log_dirs_describes_the_size_of_each_partition(bootstrap, unique):
     assert all(p["offsetLag"] == 0 and not p["isFuture"] for p in log_dir["partitions"])
 
 
+def test_kafka_configs_alters_and_describes_topic_configs(bootstrap, unique):
+    topic = unique()
+    pyclients.create_topic(bootstrap, topic, 1)
+
+    def describe(*extra: str) -> dict[str, str]:
+        run = cli.kafka_tool(
+            "kafka-configs",
+            "--bootstrap-server",
+            bootstrap,
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            topic,
+            *extra,
+        ).check()
+        # "  name=value sensitive=false synonyms={...}" per config.
+        configs = {}
+        for line in run.stdout.splitlines():
+            if line.startswith("  ") and "=" in line:
+                name, _, rest = line.strip().partition("=")
+                configs[name] = rest.split(" sensitive=")[0]
+        return configs
+
+    every = describe("--all")
+    assert every["retention.ms"] == "604800000"
+    assert every["min.insync.replicas"] == "1"
+    assert every["cleanup.policy"] == "delete"
+    cli.kafka_tool(
+        "kafka-configs",
+        "--bootstrap-server",
+        bootstrap,
+        "--alter",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        topic,
+        "--add-config",
+        "retention.ms=3600000,min.insync.replicas=1",
+    ).check()
+    # Kafka applies the change through its metadata log: wait until it shows.
+    deadline = time.monotonic() + 15
+    dynamic = describe()
+    while dynamic.get("retention.ms") != "3600000" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        dynamic = describe()
+    assert dynamic == {"retention.ms": "3600000", "min.insync.replicas": "1"}
+
+
 def test_kafka_leader_election_finds_the_preferred_leader_already_elected(bootstrap, unique):
     topic = unique()
     pyclients.create_topic(bootstrap, topic, 1)

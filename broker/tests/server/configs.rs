@@ -464,3 +464,42 @@ async fn appended_cleanup_policy_keeps_the_order_given() {
     );
     broker.stop().await;
 }
+
+/// The configs a single node records without acting on them are described at
+/// Kafka's defaults until a topic overrides them, as `kafka-configs
+/// --describe --all` lists them on Kafka.
+#[tokio::test]
+async fn recorded_only_configs_are_described_at_kafkas_defaults_until_overridden() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "recorded", 1).await;
+    let described = describe(&mut client, TOPIC, "recorded", false).await;
+    for (name, value) in [
+        ("min.insync.replicas", "1"),
+        ("compression.type", "producer"),
+        ("unclean.leader.election.enable", "false"),
+        ("message.timestamp.after.max.ms", "3600000"),
+    ] {
+        assert_eq!(
+            value_and_source(&described, name),
+            (value.to_owned(), DEFAULT_CONFIG),
+            "{name}"
+        );
+    }
+    let set = [(SET, "min.insync.replicas", "2")];
+    assert_eq!(
+        alter_incrementally(&mut client, TOPIC, "recorded", &set).await,
+        0
+    );
+    let described = describe(&mut client, TOPIC, "recorded", false).await;
+    assert_eq!(
+        value_and_source(&described, "min.insync.replicas"),
+        ("2".to_owned(), DYNAMIC_TOPIC_CONFIG)
+    );
+    let names: Vec<&str> = described.configs.iter().map(|c| c.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(names, sorted, "each config once, in name order");
+    broker.stop().await;
+}
