@@ -39,7 +39,7 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Heartbeat, 0, 4),
     api(ApiKey::LeaveGroup, 0, 5),
     api(ApiKey::SyncGroup, 0, 5),
-    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),

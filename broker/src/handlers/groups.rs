@@ -18,11 +18,11 @@ use sluice_protocol::ErrorCode;
 
 use super::{AUTHORIZED_OPERATIONS_OMITTED, str_bytes};
 use crate::dispatch::RequestContext;
-use crate::group::Reply;
 use crate::group::messages::{
     HeartbeatInput, JoinGroupInput, JoinProtocol, LeaveGroupInput, LeavingMember, ListGroupsInput,
     SyncGroupInput,
 };
+use crate::group::{GroupState, Reply};
 
 fn text(s: &StrBytes) -> String {
     s.to_string()
@@ -277,6 +277,9 @@ pub async fn list_groups(
         .with_groups(groups)
 }
 
+/// The first DescribeGroups version that answers GROUP_ID_NOT_FOUND.
+const GROUP_NOT_FOUND_VERSION: i16 = 6;
+
 /// Answers a DescribeGroups request.
 pub async fn describe_groups(
     ctx: &RequestContext<'_>,
@@ -315,8 +318,20 @@ pub async fn describe_groups(
                         .with_member_assignment(m.assignment.clone())
                 })
                 .collect();
+            // From v6 (KIP-1043) a group that does not exist is an error,
+            // not a `Dead` group with none.
+            let missing = version >= GROUP_NOT_FOUND_VERSION
+                && g.error == ErrorCode::None
+                && g.state == GroupState::Dead;
+            let (error, message) = if missing {
+                let message = format!("Group {} not found.", g.group_id);
+                (ErrorCode::GroupIdNotFound, Some(str_bytes(&message)))
+            } else {
+                (g.error, None)
+            };
             let group = DescribedGroup::default()
-                .with_error_code(g.error.code())
+                .with_error_code(error.code())
+                .with_error_message(message)
                 .with_group_id(GroupId(str_bytes(&g.group_id)))
                 .with_group_state(str_bytes(g.state.name()))
                 .with_protocol_type(str_bytes(&g.protocol_type))

@@ -7,8 +7,8 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, JoinGroupRequest, OffsetCommitRequest, OffsetFetchRequest,
-    SyncGroupRequest,
+    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, JoinGroupRequest, OffsetCommitRequest,
+    OffsetFetchRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -44,6 +44,35 @@ async fn committed(client: &mut Client, group_id: &str, topic: &str) -> i64 {
                 .with_partition_indexes(vec![0]),
         ]));
     client.call(7, request).await.topics[0].partitions[0].committed_offset
+}
+
+/// A group that does not exist is `Dead` without an error up to v5, and
+/// GROUP_ID_NOT_FOUND (69) with a message from v6 (KIP-1043), as Kafka 4
+/// answers; a group that holds committed offsets is described either way.
+#[tokio::test]
+async fn describing_an_unknown_group_is_group_id_not_found_from_v6() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "described", 1).await;
+    assert_eq!(commit(&mut client, "known", "described", 3).await, 0);
+    let request =
+        || DescribeGroupsRequest::default().with_groups(vec![group("nobody"), group("known")]);
+    let v5 = client.call(5, request()).await;
+    assert_eq!(v5.groups[0].error_code, 0);
+    assert_eq!(v5.groups[0].group_state.as_str(), "Dead");
+    let v6 = client.call(6, request()).await;
+    assert_eq!(v6.groups[0].error_code, 69);
+    assert!(
+        v6.groups[0]
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("nobody")),
+        "{:?}",
+        v6.groups[0].error_message
+    );
+    assert_eq!(v6.groups[1].error_code, 0);
+    assert_eq!(v6.groups[1].group_state.as_str(), "Empty");
+    broker.stop().await;
 }
 
 /// Transactions are not supported: a transaction coordinator is refused
