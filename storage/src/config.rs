@@ -90,6 +90,13 @@ pub struct LogConfig {
     /// on a full disk would be a SIGBUS, so their space is really reserved, and
     /// small steps keep thousands of idle partitions from each reserving 20 MiB.
     pub index_preallocate_step_bytes: u64,
+    /// Not a Kafka setting: the bytes at the end of the active segment kept in
+    /// the page cache for tailing readers. Older data is written back early and
+    /// dropped from the cache, and readers of older data drop what they passed
+    /// (`page_cache` module), so freed pages are reused instead of the kernel
+    /// caching every byte ever written. `0` leaves the page cache to the kernel,
+    /// as Kafka does.
+    pub page_cache_window_bytes: u64,
 }
 
 /// Kafka's upper bound for `segment.bytes` and the index files: positions are
@@ -112,6 +119,7 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             preallocate_step_bytes: 16 * 1024 * 1024,
             index_preallocate_step_bytes: 64 * 1024,
+            page_cache_window_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -21,7 +21,8 @@
 //! | `retention` | truncation, DeleteRecords, retention by time and size |
 //! | `checkpoint`, `metadata` | our small crash-safe files (CRC-32, temp + fsync + rename) |
 //! | `manager` | [`LogManager`], [`TopicPartition`] |
-//! | `mapped` | the `unsafe` of mmap and `fallocate` |
+//! | `page_cache` | drop-behind: each log keeps only the tail of its active segment in the page cache |
+//! | `mapped` | the `unsafe` of mmap, `fallocate`, `sync_file_range`, `madvise` and `posix_fadvise` |
 //! | `disk_space` | [`disk_space`]: filesystem size and usable bytes (`statvfs`, the crate's other `unsafe`) |
 //! | `fetch` | [`FetchSlice`], zero-copy read results |
 //!
@@ -122,6 +123,7 @@ mod lookup;
 mod manager;
 mod mapped;
 mod metadata;
+pub mod page_cache;
 mod records;
 mod recovery;
 mod retention;

@@ -415,6 +415,7 @@ impl Log {
             } else {
                 continue;
             };
+            segment.drop_behind_read(position, self.config.page_cache_window_bytes);
             let budget = max_bytes.saturating_sub(slice.len());
             let (bytes, stopped) =
                 segment.slice_from(position, budget, max_offset, slice.is_empty());

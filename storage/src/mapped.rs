@@ -1,6 +1,7 @@
-//! The unsafe code of memory maps (memmap2) and the `fallocate` syscall, each
-//! wrapped in a small safe function (`disk_space` holds the crate's only other
-//! `unsafe`, one `statvfs` call).
+//! The unsafe code of memory maps (memmap2) and of the `fallocate`,
+//! `sync_file_range`, `madvise` and `posix_fadvise` syscalls, each wrapped in a
+//! small safe function (`disk_space` holds the crate's only other `unsafe`, one
+//! `statvfs` call).
 //!
 //! Soundness rests on one rule kept by the rest of the crate: a mapped byte is
 //! only read while it is inside the file and below the log's data end. Log files
@@ -13,6 +14,7 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
@@ -116,4 +118,85 @@ pub(crate) fn reserve(file: &File, offset: u64, len: u64) -> io::Result<()> {
         return Ok(());
     }
     Err(error)
+}
+
+/// Starts writeback of the dirty pages of `range` (`sync_file_range`); with
+/// `wait`, also waits for writeback already under way there before and for its
+/// own after, so the range's pages are clean when it returns. This is not an
+/// fsync: it neither flushes the disk cache nor writes metadata, and the log's
+/// durability does not rest on it.
+pub(crate) fn write_back(file: &File, range: Range<u64>, wait: bool) -> io::Result<()> {
+    let Some((start, length)) = offsets(&range) else {
+        return Ok(());
+    };
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
+    // SAFETY: `sync_file_range` reads no memory of ours; the descriptor is valid
+    // for the duration of the call because `file` is borrowed.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), start, length, flags) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Tells the kernel that `range` of a log file will not be read soon: unmaps it
+/// from `mapping` (a read-only shared map of the same file starting at byte 0,
+/// as made by [`map_log`]) and drops its clean pages from the page cache. The
+/// file's contents do not change; a later read brings the pages back from disk.
+/// Dirty pages are left cached (write them back first to drop them).
+pub(crate) fn evict(file: &File, mapping: &Bytes, range: Range<u64>) -> io::Result<()> {
+    let Some((start, length)) = offsets(&range) else {
+        return Ok(());
+    };
+    let mapped_end = (mapping.len() as u64).min(range.end);
+    let base = mapping.as_ptr();
+    // Both ends are page multiples (the caller aligns them) and the map starts on
+    // a page, so the unmapped range holds exactly the file's pages in `range`.
+    let page_aligned = (base as usize).is_multiple_of(4096) && range.start.is_multiple_of(4096);
+    if page_aligned && mapped_end > range.start {
+        let length = (mapped_end - range.start) as usize;
+        let address = base.wrapping_add(range.start as usize);
+        // SAFETY: `[address, address + length)` lies inside `mapping`, a live
+        // read-only MAP_SHARED mapping of `file` (the borrow keeps it mapped for
+        // the call). On a shared file mapping MADV_DONTNEED only removes page
+        // table entries: the next access faults the same file bytes back in, so
+        // every reader of these bytes, now or later, sees them unchanged. Log
+        // bytes below the data end are never rewritten in place.
+        let rc = unsafe {
+            libc::madvise(
+                address.cast_mut().cast::<libc::c_void>(),
+                length,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: `posix_fadvise` reads no memory of ours; the descriptor is valid
+    // for the duration of the call because `file` is borrowed.
+    let rc =
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), start, length, libc::POSIX_FADV_DONTNEED) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// `range` as the `off_t` start and length syscalls take; `None` when empty.
+fn offsets(range: &Range<u64>) -> Option<(libc::off_t, libc::off_t)> {
+    if range.end <= range.start {
+        return None;
+    }
+    let start = libc::off_t::try_from(range.start).ok()?;
+    let length = libc::off_t::try_from(range.end - range.start).ok()?;
+    Some((start, length))
 }

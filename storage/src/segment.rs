@@ -11,6 +11,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
 use crate::index::{IndexFile, OFFSET_ENTRY_BYTES, OffsetIndex, TIME_ENTRY_BYTES, TimeIndex};
 use crate::mapped;
+use crate::page_cache;
 
 /// Suffix of a retired log file waiting for its last reader.
 pub(crate) const DELETED_SUFFIX: &str = ".deleted";
@@ -111,6 +113,13 @@ pub(crate) struct Segment {
     /// `now_ms` of the first append, for `segment.ms`.
     pub first_append_ms: Option<i64>,
     pub active: bool,
+    /// Drop-behind of appends (`page_cache.rs`): writeback has been started
+    /// below this position...
+    pub written_back_to: u64,
+    /// ...and pages below this one have been dropped from the page cache.
+    pub evicted_to: u64,
+    /// Drop-behind of reads: where the next drop behind a reader starts.
+    pub read_evicted_to: AtomicU64,
 }
 
 impl std::fmt::Debug for Segment {
@@ -204,6 +213,9 @@ impl Segment {
             bytes_since_index_entry: 0,
             first_append_ms: None,
             active: true,
+            written_back_to: 0,
+            evicted_to: 0,
+            read_evicted_to: AtomicU64::new(0),
         }
     }
 
@@ -298,7 +310,83 @@ impl Segment {
         }
         self.data_end = end;
         self.first_append_ms.get_or_insert(now_ms);
+        self.drop_behind_appends(config.page_cache_window_bytes);
         Ok(position)
+    }
+
+    /// Once the data end has moved a step past the last job, queues writeback of
+    /// everything more than half a `window` behind it and the eviction of
+    /// everything more than a whole `window` behind (written back by an earlier
+    /// job). `0` leaves the page cache to the kernel.
+    fn drop_behind_appends(&mut self, window: u64) {
+        if window == 0 {
+            return;
+        }
+        let write_back_to = page_cache::align_down(self.data_end.saturating_sub(window / 2));
+        if write_back_to < self.written_back_to + page_cache::step(window) {
+            return;
+        }
+        let evict_to =
+            page_cache::align_down(self.data_end.saturating_sub(window)).max(self.evicted_to);
+        let Ok(file) = self.file.try_clone() else {
+            return;
+        };
+        let queued = page_cache::submit(page_cache::Job {
+            file,
+            mapping: self.mapping.clone(),
+            evict: self.evicted_to..evict_to,
+            write_back: self.written_back_to..write_back_to,
+        });
+        if queued {
+            self.evicted_to = evict_to;
+            self.written_back_to = write_back_to;
+        }
+    }
+
+    /// A reader is at `position`: once it is a step past the last drop behind
+    /// readers, and more than a `window` behind the data end of an active segment
+    /// (the appends' drop-behind covers the window's tail), queues the eviction
+    /// of what lies more than a step behind it. A reader going back moves the
+    /// start down, so a second pass over old data is dropped behind it too.
+    pub fn drop_behind_read(&self, position: u64, window: u64) {
+        if window == 0 || (self.active && position.saturating_add(window) > self.data_end) {
+            return;
+        }
+        let step = page_cache::step(window);
+        let from = self.read_evicted_to.load(Ordering::Relaxed);
+        if position < from {
+            self.read_evicted_to
+                .store(page_cache::align_down(position), Ordering::Relaxed);
+            return;
+        }
+        let to = page_cache::align_down(position.saturating_sub(step));
+        if to < from + step {
+            return;
+        }
+        let claimed = self
+            .read_evicted_to
+            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if !claimed {
+            return;
+        }
+        let Ok(file) = self.file.try_clone() else {
+            return;
+        };
+        let queued = page_cache::submit(page_cache::Job {
+            file,
+            mapping: self.mapping.clone(),
+            evict: from..to,
+            write_back: 0..0,
+        });
+        if !queued {
+            let _ = self.read_evicted_to.compare_exchange(
+                to,
+                from,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// Makes sure both indexes have reserved, mapped room for every entry that
