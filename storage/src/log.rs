@@ -321,6 +321,7 @@ impl Log {
             return Ok(());
         };
         old.seal()?;
+        old.drop_behind_sealed(self.config.page_cache_window_bytes);
         let sync = old.background_sync()?;
         // Back-pressure: a disk slower than the producers stalls appends here
         // instead of piling up threads and dirty segments.

@@ -12,7 +12,8 @@
 //! `page_cache_window_bytes` of its active segment cached for tailing readers:
 //! data further behind is written back early (`sync_file_range`) and then
 //! dropped from the cache (`madvise` + `posix_fadvise`, which never change file
-//! contents), and a reader working through older data drops what it has passed.
+//! contents), a rolled segment keeps only its last step, and a reader working
+//! through older data drops what it has passed.
 //! Freed pages are reused by the next writes and reads at once. Nothing here
 //! touches durability: the bytes are in the file either way, and the recovery
 //! point still moves only on fsync.

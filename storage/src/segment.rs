@@ -343,6 +343,32 @@ impl Segment {
         }
     }
 
+    /// After the roll that sealed this segment: queues the eviction of all but
+    /// its last step, which a reader at the log end may still be finishing.
+    pub fn drop_behind_sealed(&mut self, window: u64) {
+        if window == 0 {
+            return;
+        }
+        let evict_to =
+            page_cache::align_down(self.data_end.saturating_sub(page_cache::step(window)));
+        if evict_to <= self.evicted_to {
+            return;
+        }
+        let Ok(file) = self.file.try_clone() else {
+            return;
+        };
+        let queued = page_cache::submit(page_cache::Job {
+            file,
+            mapping: self.mapping.clone(),
+            evict: self.evicted_to..evict_to,
+            write_back: 0..0,
+        });
+        if queued {
+            self.evicted_to = evict_to;
+            self.written_back_to = self.written_back_to.max(evict_to);
+        }
+    }
+
     /// A reader is at `position`: once it is a step past the last drop behind
     /// readers, and more than a `window` behind the data end of an active segment
     /// (the appends' drop-behind covers the window's tail), queues the eviction
