@@ -191,6 +191,23 @@ pub(crate) fn evict(file: &File, mapping: &Bytes, range: Range<u64>) -> io::Resu
     }
 }
 
+/// Starts reading `range` of a file into the page cache (`POSIX_FADV_WILLNEED`)
+/// without waiting for it; pages already cached are left as they are.
+pub(crate) fn read_ahead(file: &File, range: Range<u64>) -> io::Result<()> {
+    let Some((start, length)) = offsets(&range) else {
+        return Ok(());
+    };
+    // SAFETY: `posix_fadvise` reads no memory of ours; the descriptor is valid
+    // for the duration of the call because `file` is borrowed.
+    let rc =
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), start, length, libc::POSIX_FADV_WILLNEED) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
 /// `range` as the `off_t` start and length syscalls take; `None` when empty.
 fn offsets(range: &Range<u64>) -> Option<(libc::off_t, libc::off_t)> {
     if range.end <= range.start {

@@ -13,7 +13,8 @@
 //! data further behind is written back early (`sync_file_range`) and then
 //! dropped from the cache (`madvise` + `posix_fadvise`, which never change file
 //! contents), a rolled segment keeps only its last step, and a reader working
-//! through older data drops what it has passed.
+//! through older data drops what it has passed while the next two steps ahead
+//! of it are read from disk.
 //! Freed pages are reused by the next writes and reads at once. Nothing here
 //! touches durability: the bytes are in the file either way, and the recovery
 //! point still moves only on fsync.
@@ -57,6 +58,8 @@ pub(crate) struct Job {
     pub file: File,
     /// The segment's read-only mapping, kept alive until the job ran.
     pub mapping: Bytes,
+    /// Read from disk into the cache ahead of a reader, not waited for.
+    pub read_ahead: Range<u64>,
     /// Written back (waiting for it) and then dropped from the cache.
     pub evict: Range<u64>,
     /// Writeback started, not waited for: the next job's eviction will find it
@@ -103,6 +106,9 @@ fn queue() -> Option<&'static SyncSender<Message>> {
 }
 
 fn run(job: &Job) {
+    if let Err(error) = mapped::read_ahead(&job.file, job.read_ahead.clone()) {
+        tracing::debug!(%error, "read-ahead failed");
+    }
     let mut evicted = 0;
     if job.evict.end > job.evict.start {
         let outcome = mapped::write_back(&job.file, job.evict.clone(), true)

@@ -23,6 +23,9 @@ use crate::index::{IndexFile, OFFSET_ENTRY_BYTES, OffsetIndex, TIME_ENTRY_BYTES,
 use crate::mapped;
 use crate::page_cache;
 
+/// `Segment::read_job_at` before the first read of older data.
+const NO_READ_YET: u64 = u64::MAX;
+
 /// Suffix of a retired log file waiting for its last reader.
 pub(crate) const DELETED_SUFFIX: &str = ".deleted";
 
@@ -118,8 +121,10 @@ pub(crate) struct Segment {
     pub written_back_to: u64,
     /// ...and pages below this one have been dropped from the page cache.
     pub evicted_to: u64,
-    /// Drop-behind of reads: where the next drop behind a reader starts.
+    /// Drop-behind of reads: where the next drop behind a reader starts...
     pub read_evicted_to: AtomicU64,
+    /// ...and the reader position of the last job ([`NO_READ_YET`] before one).
+    pub read_job_at: AtomicU64,
 }
 
 impl std::fmt::Debug for Segment {
@@ -216,6 +221,7 @@ impl Segment {
             written_back_to: 0,
             evicted_to: 0,
             read_evicted_to: AtomicU64::new(0),
+            read_job_at: AtomicU64::new(NO_READ_YET),
         }
     }
 
@@ -334,6 +340,7 @@ impl Segment {
         let queued = page_cache::submit(page_cache::Job {
             file,
             mapping: self.mapping.clone(),
+            read_ahead: 0..0,
             evict: self.evicted_to..evict_to,
             write_back: self.written_back_to..write_back_to,
         });
@@ -360,6 +367,7 @@ impl Segment {
         let queued = page_cache::submit(page_cache::Job {
             file,
             mapping: self.mapping.clone(),
+            read_ahead: 0..0,
             evict: self.evicted_to..evict_to,
             write_back: 0..0,
         });
@@ -369,49 +377,55 @@ impl Segment {
         }
     }
 
-    /// A reader is at `position`: once it is a step past the last drop behind
-    /// readers, and more than a `window` behind the data end of an active segment
-    /// (the appends' drop-behind covers the window's tail), queues the eviction
-    /// of what lies more than a step behind it. A reader going back moves the
-    /// start down, so a second pass over old data is dropped behind it too.
+    /// A reader is at `position`. Unless it is within a `window` of an active
+    /// segment's end (cached, and dropped behind by the appends), each time it
+    /// has moved a step (or jumped back) this queues: reading the next two steps
+    /// ahead of it from disk, so the broker's threads rarely wait for the disk
+    /// in a page fault, and the eviction of what lies more than a step behind it
+    /// since the last such eviction. A reader going back moves the eviction start
+    /// down, so a second pass over old data is dropped behind it too.
     pub fn drop_behind_read(&self, position: u64, window: u64) {
         if window == 0 || (self.active && position.saturating_add(window) > self.data_end) {
             return;
         }
         let step = page_cache::step(window);
-        let from = self.read_evicted_to.load(Ordering::Relaxed);
-        if position < from {
-            self.read_evicted_to
-                .store(page_cache::align_down(position), Ordering::Relaxed);
-            return;
-        }
-        let to = page_cache::align_down(position.saturating_sub(step));
-        if to < from + step {
-            return;
-        }
-        let claimed = self
-            .read_evicted_to
-            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok();
+        let last = self.read_job_at.load(Ordering::Relaxed);
+        let moved = last == NO_READ_YET || position < last || position >= last + step;
+        let claimed = moved
+            && self
+                .read_job_at
+                .compare_exchange(last, position, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
         if !claimed {
             return;
         }
+        let from = self.read_evicted_to.load(Ordering::Relaxed);
+        let evict = if position < from {
+            self.read_evicted_to
+                .store(page_cache::align_down(position), Ordering::Relaxed);
+            0..0
+        } else {
+            let to = page_cache::align_down(position.saturating_sub(step));
+            if to >= from + step {
+                self.read_evicted_to.store(to, Ordering::Relaxed);
+                from..to
+            } else {
+                0..0
+            }
+        };
         let Ok(file) = self.file.try_clone() else {
             return;
         };
         let queued = page_cache::submit(page_cache::Job {
             file,
             mapping: self.mapping.clone(),
-            evict: from..to,
+            read_ahead: page_cache::align_down(position)
+                ..position.saturating_add(2 * step).min(self.data_end),
+            evict: evict.clone(),
             write_back: 0..0,
         });
-        if !queued {
-            let _ = self.read_evicted_to.compare_exchange(
-                to,
-                from,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
+        if !queued && evict.end > evict.start {
+            self.read_evicted_to.store(evict.start, Ordering::Relaxed);
         }
     }
 
