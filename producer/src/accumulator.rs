@@ -39,10 +39,37 @@ pub struct AccumulatorSettings {
 }
 
 impl AccumulatorSettings {
-    /// Whether `batch` reached `batch.size`: ready to send (an open batch
-    /// past it is one growing behind an older batch of its partition).
+    /// Whether `batch` reached `batch.size` (as its expected size on the
+    /// wire): ready to send (an open batch past it is one growing behind an
+    /// older batch of its partition).
     fn is_full<C>(&self, batch: &ProducerBatch<C>) -> bool {
-        batch.size_bytes() >= self.batch_size
+        batch.size_bytes() >= batch.full_bytes
+    }
+
+    /// Uncompressed bytes a new batch holds before it counts as full: those
+    /// expected to compress to `batch.size` at `ratio`, never more than
+    /// `batch.max.size`.
+    fn full_bytes(&self, ratio: f32) -> usize {
+        if self.compression == Compression::None {
+            return self.batch_size;
+        }
+        let expected = (self.batch_size as f64 / f64::from(ratio.clamp(0.01, 1.0))) as usize;
+        expected.clamp(self.batch_size, self.batch_max_size.max(self.batch_size))
+    }
+}
+
+/// How the estimate of a partition's compression ratio (compressed bytes over
+/// uncompressed) follows what its built batches show: as the Java client does,
+/// it improves in small steps and worsens at once, so that data turning less
+/// compressible soon stops making batches much larger than `batch.size`.
+const RATIO_IMPROVING_STEP: f32 = 0.005;
+const RATIO_WORSENING_STEP: f32 = 0.05;
+
+fn next_ratio(estimate: f32, observed: f32) -> f32 {
+    if observed > estimate {
+        (estimate + RATIO_WORSENING_STEP).max(observed).min(1.0)
+    } else {
+        (estimate - RATIO_IMPROVING_STEP).max(observed)
     }
 }
 
@@ -72,6 +99,9 @@ pub struct Readiness {
 struct PartitionQueue<C> {
     open: Option<ProducerBatch<C>>,
     closed: VecDeque<ProducerBatch<C>>,
+    /// Estimated compressed size over uncompressed size of this partition's
+    /// batches (1 until a compressed batch was built).
+    compression_ratio: f32,
 }
 
 impl<C> Default for PartitionQueue<C> {
@@ -79,6 +109,7 @@ impl<C> Default for PartitionQueue<C> {
         PartitionQueue {
             open: None,
             closed: VecDeque::new(),
+            compression_ratio: 1.0,
         }
     }
 }
@@ -130,13 +161,16 @@ impl<C> Accumulator<C> {
         // request slot is taken), the open one may grow past `batch.size`
         // up to `batch.max.size`: a backlog then leaves in fewer, larger
         // requests instead of queueing `batch.size` pieces (KIP-782).
-        let limit = if queue.closed.is_empty() {
-            settings.batch_size
-        } else {
-            settings.batch_max_size.max(settings.batch_size)
-        };
         if let Some(batch) = queue.open.as_mut()
-            && try_append(batch, record, limit)
+            && try_append(
+                batch,
+                record,
+                if queue.closed.is_empty() {
+                    batch.full_bytes
+                } else {
+                    settings.batch_max_size.max(batch.full_bytes)
+                },
+            )
         {
             batch.pending.push(Pending {
                 completion,
@@ -144,6 +178,11 @@ impl<C> Accumulator<C> {
             });
             batch.reserved_bytes += reserved_bytes;
             // The common case: close a full batch without looking the queue up again.
+            let limit = if queue.closed.is_empty() {
+                batch.full_bytes
+            } else {
+                settings.batch_max_size.max(batch.full_bytes)
+            };
             if batch.size_bytes() < limit {
                 return Ok(false);
             }
@@ -168,7 +207,8 @@ impl<C> Accumulator<C> {
         // The clock is read only here: most records join an open batch.
         let mut batch = self.new_batch(topic, partition, now_ms(), settings);
         batch.pending.reserve_exact(records_hint);
-        if !try_append(&mut batch, record, settings.batch_size) {
+        let full_bytes = batch.full_bytes;
+        if !try_append(&mut batch, record, full_bytes) {
             self.recycle(batch);
             return Err((
                 ProducerError::RecordTooLarge {
@@ -199,6 +239,7 @@ impl<C> Accumulator<C> {
             BatchBuilder::new(settings.compression, settings.batch_size)
                 .with_compression_level(settings.compression_level)
         });
+        let full_bytes = settings.full_bytes(self.queue_mut(topic, partition).compression_ratio);
         let topic = self
             .topics
             .get(topic)
@@ -206,6 +247,7 @@ impl<C> Accumulator<C> {
         ProducerBatch {
             topic,
             partition,
+            full_bytes,
             created_ms: now_ms,
             deadline_ms: now_ms.saturating_add(settings.delivery_timeout_ms),
             retry_at_ms: 0,
@@ -346,6 +388,7 @@ impl<C> Accumulator<C> {
         };
         builder.set_producer(identity.producer_id, identity.producer_epoch);
         builder.set_base_sequence(identity.base_sequence);
+        let uncompressed = builder.estimated_size();
         let built = builder.build();
         let spare = std::mem::replace(
             &mut batch.content,
@@ -358,6 +401,11 @@ impl<C> Accumulator<C> {
             self.spare_builders.push(builder);
         }
         let bytes = built?;
+        if self.settings.compression != Compression::None && uncompressed > 0 {
+            let observed = bytes.len() as f32 / uncompressed as f32;
+            let queue = self.queue_mut(&batch.topic, batch.partition);
+            queue.compression_ratio = next_ratio(queue.compression_ratio, observed);
+        }
         batch.content = Content::Built {
             bytes: bytes.clone(),
             identity,
@@ -384,6 +432,10 @@ impl<C> Accumulator<C> {
         let Some((bytes, identity)) = batch.built().map(|(bytes, id)| (bytes.clone(), id)) else {
             return Ok(vec![batch]);
         };
+        // The estimate made this batch too large: start the partition's
+        // next batches from `batch.size` again, as the Java client does.
+        self.queue_mut(&batch.topic, batch.partition)
+            .compression_ratio = 1.0;
         let records = match read_back(bytes.clone(), batch.record_count()) {
             Ok(records) => records,
             Err(error) => {
@@ -465,6 +517,7 @@ impl<C> Accumulator<C> {
                 ProducerBatch {
                     topic: batch.topic.clone(),
                     partition: batch.partition,
+                    full_bytes: batch.full_bytes,
                     created_ms: batch.created_ms,
                     deadline_ms: batch.deadline_ms,
                     retry_at_ms: batch.retry_at_ms,
@@ -684,6 +737,60 @@ mod tests {
         assert_eq!(ready_partitions(&accumulator, 0), vec![0]);
         let full = accumulator.drain("t", 0, 0).expect("full batch");
         assert!(full.size_bytes() >= 1_024 - 120 && full.record_count() < 12);
+    }
+
+    /// Appends `batches` batches' worth of compressible 100-byte records to
+    /// partition 0, draining (and building) each as soon as it is full;
+    /// returns the uncompressed size of each batch.
+    fn compressed_batch_sizes(accumulator: &mut Accumulator<u32>, batches: usize) -> Vec<usize> {
+        let value = [b'x'; 100];
+        let mut sizes = Vec::new();
+        let mut id = 0;
+        while sizes.len() < batches {
+            append(accumulator, 0, id, &value, 0);
+            id += 1;
+            if let Some(mut batch) = accumulator.drain("t", 0, 0) {
+                sizes.push(batch.size_bytes());
+                assert!(accumulator.build(&mut batch, BatchIdentity::NONE).is_ok());
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn compressed_batches_fill_to_what_compresses_to_batch_size() {
+        let settings = AccumulatorSettings {
+            batch_max_size: 8_192,
+            compression: Compression::Lz4,
+            ..settings()
+        };
+        let mut accumulator = Accumulator::new(settings);
+        let sizes = compressed_batch_sizes(&mut accumulator, 400);
+        // The first batch knows no ratio yet: full at batch.size.
+        assert!((1_024 - 120..1_024 + 120).contains(&sizes[0]), "{sizes:?}");
+        // The estimate improves step by step until batches reach batch.max.size.
+        assert!(sizes.windows(2).all(|w| w[1] + 120 >= w[0]), "{sizes:?}");
+        let last = sizes[sizes.len() - 1];
+        assert!((8_192 - 120..=8_192).contains(&last), "{sizes:?}");
+
+        // A batch split after MESSAGE_TOO_LARGE starts the estimate over.
+        append(&mut accumulator, 0, 9_999, &[b'x'; 100], 0);
+        let mut batch = accumulator.drain("t", 0, 10).expect("lingered batch");
+        assert!(accumulator.build(&mut batch, BatchIdentity::NONE).is_ok());
+        assert!(accumulator.split(batch).is_ok());
+        let after = compressed_batch_sizes(&mut accumulator, 1);
+        assert!(after[0] <= 1_024, "{after:?}");
+    }
+
+    #[test]
+    fn uncompressed_batches_stay_at_batch_size() {
+        let settings = AccumulatorSettings {
+            batch_max_size: 8_192,
+            ..settings()
+        };
+        let mut accumulator = Accumulator::new(settings);
+        let sizes = compressed_batch_sizes(&mut accumulator, 50);
+        assert!(sizes.iter().all(|size| *size <= 1_024), "{sizes:?}");
     }
 
     fn growing_settings() -> AccumulatorSettings {

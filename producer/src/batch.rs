@@ -56,6 +56,9 @@ pub struct ProducerBatch<C> {
     pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
+    /// Uncompressed bytes at which the batch counts as full (`batch.size`, or
+    /// more with compression: what is expected to compress to `batch.size`).
+    pub full_bytes: usize,
     /// When the first record arrived (ms, the caller's clock).
     pub created_ms: u64,
     /// When the batch fails with a delivery timeout if not yet acknowledged.

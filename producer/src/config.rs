@@ -44,8 +44,11 @@ pub struct ProducerConfig {
     pub client: ClientConfig,
     /// Replicas that must have a batch before it counts as written (Kafka default `all`).
     pub acks: Acks,
-    /// Target size of one partition's batch in bytes, before compression
-    /// (Kafka: `batch.size`, 16384). A bigger record gets a batch of its own.
+    /// Target size of one partition's batch in bytes (Kafka: `batch.size`,
+    /// 16384). With compression, the size expected on the wire, as in the Java
+    /// client: a batch takes the records estimated to compress to it (from the
+    /// ratio its partition's recent batches showed), up to `batch_max_size`
+    /// uncompressed. A bigger record gets a batch of its own.
     #[serde(alias = "batch.size")]
     pub batch_size: usize,
     /// How big a full batch may grow while its partition waits for a free
