@@ -59,7 +59,8 @@ pub struct Broker {
     registry: Mutex<TopicRegistry>,
     storage: Mutex<Option<LogManager>>,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
-    appended: watch::Sender<u64>,
+    /// Bumped by appends, one channel per shard of partitions.
+    appended: Box<[watch::Sender<u64>]>,
     closing: watch::Sender<bool>,
     groups: GroupService,
 }
@@ -69,6 +70,21 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Shards of the append notifications: an append wakes only the fetches
+/// parked on a partition of its shard (Kafka keys its fetch purgatory by
+/// partition), not every parked fetch, so idle consumers of other topics are
+/// not woken by each produce.
+const APPEND_SHARDS: usize = 64;
+
+/// The append-notification shard of `topic`-`partition`.
+pub fn append_shard(topic: &str, partition: i32) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    topic.hash(&mut hasher);
+    partition.hash(&mut hasher);
+    (hasher.finish() % APPEND_SHARDS as u64) as usize
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,7 +109,7 @@ impl Broker {
         let (manager, recovered) = LogManager::open(&config.data_dir, config.log.clone())?;
         let identity = meta::load_or_create(&config.data_dir, config.node_id)?;
         let registry = TopicRegistry::load(&config.data_dir)?;
-        let (appended, _) = watch::channel(0);
+        let appended = (0..APPEND_SHARDS).map(|_| watch::channel(0).0).collect();
         let (closing, _) = watch::channel(false);
         let groups = GroupService::new(&config);
         let broker = Arc::new(Self {
@@ -315,21 +331,26 @@ impl Broker {
         })
     }
 
-    /// Wakes long-polling fetches after an append.
-    pub fn notify_appended(&self) {
-        self.appended
+    /// Wakes the long-polling fetches waiting on `topic`-`partition`'s shard
+    /// after an append to it.
+    pub fn notify_appended(&self, topic: &str, partition: i32) {
+        self.appended[append_shard(topic, partition)]
             .send_modify(|count| *count = count.wrapping_add(1));
     }
 
-    /// A receiver that changes whenever data is appended anywhere.
-    pub fn subscribe_appends(&self) -> watch::Receiver<u64> {
-        self.appended.subscribe()
+    /// A receiver that changes whenever data is appended to a partition of
+    /// `shard` (see [`append_shard`]).
+    pub fn subscribe_appends(&self, shard: usize) -> watch::Receiver<u64> {
+        self.appended[shard % APPEND_SHARDS].subscribe()
     }
 
-    /// How many long-polling fetches are parked waiting for data right now
-    /// (each holds one append receiver).
+    /// How many append receivers long-polling fetches hold right now (one
+    /// per shard of the partitions each waits on).
     pub fn parked_fetches(&self) -> usize {
-        self.appended.receiver_count()
+        self.appended
+            .iter()
+            .map(watch::Sender::receiver_count)
+            .sum()
     }
 
     /// Tells long-polling requests to answer now: the broker is shutting down.

@@ -28,10 +28,15 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let mut appends = broker.subscribe_appends();
+    let mut appends: Vec<_> = append_shards(broker, &request, ctx.version())
+        .into_iter()
+        .map(|shard| broker.subscribe_appends(shard))
+        .collect();
     let mut closing = broker.subscribe_closing();
     loop {
-        appends.borrow_and_update();
+        for receiver in &mut appends {
+            receiver.borrow_and_update();
+        }
         let read = read_all(broker, &request, ctx.version());
         let done = read.bytes >= min_bytes
             || read.has_error
@@ -40,12 +45,46 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
         if done {
             return FetchResponse::default().with_responses(read.responses);
         }
+        let appended = async {
+            if appends.is_empty() {
+                std::future::pending::<()>().await;
+            } else {
+                let changes = appends.iter_mut().map(|r| Box::pin(r.changed()));
+                let _ = futures::future::select_all(changes).await;
+            }
+        };
         tokio::select! {
-            _ = appends.changed() => {}
+            () = appended => {}
             _ = closing.changed() => {}
             () = tokio::time::sleep_until(deadline) => {}
         }
     }
+}
+
+/// The append-notification shards of the partitions `request` reads
+/// (unknown topics have none: they answer at once anyway).
+fn append_shards(broker: &Broker, request: &FetchRequest, version: i16) -> Vec<usize> {
+    let mut shards: Vec<usize> = request
+        .topics
+        .iter()
+        .filter_map(|topic| {
+            if version >= TOPIC_ID_VERSION {
+                broker.topic_by_id(topic.topic_id)
+            } else {
+                broker.topic(&topic.topic)
+            }
+            .map(|meta| (meta, topic))
+        })
+        .flat_map(|(meta, topic)| {
+            topic
+                .partitions
+                .iter()
+                .map(move |p| crate::broker::append_shard(&meta.name, p.partition))
+        })
+        .collect();
+    shards.sort_unstable();
+    shards.dedup();
+    shards
 }
 
 struct ReadResult {

@@ -57,7 +57,6 @@ fn may_fsync(broker: &Broker, request: &ProduceRequest) -> bool {
 }
 
 fn produce(broker: &Broker, request: ProduceRequest, version: i16) -> ProduceResponse {
-    let mut appended = false;
     let responses = request
         .topic_data
         .into_iter()
@@ -74,7 +73,9 @@ fn produce(broker: &Broker, request: ProduceRequest, version: i16) -> ProduceRes
                         // log_start_offset exists from v5 on.
                         outcome.log_start_offset = -1;
                     }
-                    appended |= result.is_ok();
+                    if result.is_ok() {
+                        broker.notify_appended(&topic.name, data.index);
+                    }
                     partition_response(data.index, result)
                 })
                 .collect();
@@ -83,9 +84,6 @@ fn produce(broker: &Broker, request: ProduceRequest, version: i16) -> ProduceRes
                 .with_partition_responses(partitions)
         })
         .collect();
-    if appended {
-        broker.notify_appended();
-    }
     ProduceResponse::default().with_responses(responses)
 }
 
