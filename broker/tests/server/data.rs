@@ -81,6 +81,50 @@ async fn long_poll_fetch_returns_once_data_arrives() {
 }
 
 #[tokio::test]
+async fn long_poll_over_many_topics_returns_once_any_of_them_gets_data() {
+    let broker = TestBroker::start().await;
+    let mut consumer = broker.client().await;
+    let mut producer = broker.client().await;
+    let names: Vec<String> = (0..8).map(|i| format!("quiet-{i}")).collect();
+    for name in &names {
+        create_topic(&mut consumer, name, 1).await;
+    }
+    // One request over all eight (their partitions fall in several wake-up
+    // shards), waiting up to 30 s: data in the last one must end the wait.
+    let mut request = fetch_request(&names[0], 0, 30_000, 1);
+    let template = request.topics[0].clone();
+    request.topics = names
+        .iter()
+        .map(|name| template.clone().with_topic(topic_name(name)))
+        .collect();
+    let (_, frame) = consumer.encode(FETCH_VERSION, &request);
+    consumer.send_frame(frame).await;
+    produce(&mut producer, &names[7], 0, batch(&["late"])).await;
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next_frame())
+        .await
+        .expect("the append ends the long poll")
+        .unwrap();
+    let (_, body) =
+        decode_response::<kafka_protocol::messages::FetchResponse>(response, FETCH_VERSION)
+            .unwrap();
+    let last = &body.responses[7];
+    assert_eq!(last.topic, topic_name(&names[7]));
+    assert!(
+        last.partitions[0]
+            .records
+            .as_ref()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(body.responses[..7].iter().all(|t| {
+        t.partitions[0]
+            .records
+            .as_ref()
+            .is_none_or(|r| r.is_empty())
+    }));
+    broker.stop().await;
+}
+
+#[tokio::test]
 async fn fetch_beyond_the_log_end_is_offset_out_of_range() {
     let broker = TestBroker::start().await;
     let mut client = broker.client().await;
