@@ -99,6 +99,13 @@ async fn long_poll_over_many_topics_returns_once_any_of_them_gets_data() {
         .collect();
     let (_, frame) = consumer.encode(FETCH_VERSION, &request);
     consumer.send_frame(frame).await;
+    // Only once the fetch is parked does the produce test the wake-up.
+    within(async {
+        while broker.broker().parked_fetches() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     produce(&mut producer, &names[7], 0, batch(&["late"])).await;
     let response = tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next_frame())
         .await
