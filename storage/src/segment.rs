@@ -121,9 +121,8 @@ pub(crate) struct Segment {
     pub written_back_to: u64,
     /// ...and pages below this one have been dropped from the page cache.
     pub evicted_to: u64,
-    /// Drop-behind of reads: where the next drop behind a reader starts...
-    pub read_evicted_to: AtomicU64,
-    /// ...and the reader position of the last job ([`NO_READ_YET`] before one).
+    /// Drop-behind of reads: the reader position of the last look
+    /// ([`NO_READ_YET`] before one).
     pub read_job_at: AtomicU64,
 }
 
@@ -220,7 +219,6 @@ impl Segment {
             active: true,
             written_back_to: 0,
             evicted_to: 0,
-            read_evicted_to: AtomicU64::new(0),
             read_job_at: AtomicU64::new(NO_READ_YET),
         }
     }
@@ -378,55 +376,50 @@ impl Segment {
     }
 
     /// A reader is at `position`. Unless it is within a `window` of an active
-    /// segment's end (cached, and dropped behind by the appends), each time it
-    /// has moved a step (or jumped back) this queues: reading the next two steps
-    /// ahead of it from disk, so the broker's threads rarely wait for the disk
-    /// in a page fault, and the eviction of what lies more than a step behind it
-    /// since the last such eviction. A reader going back moves the eviction start
-    /// down, so a second pass over old data is dropped behind it too.
+    /// segment's end (cached, and dropped behind by the appends), each time a
+    /// reader going forward has moved one to three steps since the last look,
+    /// this queues: reading the next two steps ahead of it from disk, so the
+    /// broker's threads rarely wait for the disk in a page fault, and the
+    /// eviction of what it passed, up to a step behind it. Any other move (the
+    /// first read, a seek back, a jump ahead: random access) only records the
+    /// position, so scattered reads never read ahead or evict.
     pub fn drop_behind_read(&self, position: u64, window: u64) {
         if window == 0 || (self.active && position.saturating_add(window) > self.data_end) {
             return;
         }
         let step = page_cache::step(window);
         let last = self.read_job_at.load(Ordering::Relaxed);
-        let moved = last == NO_READ_YET || position < last || position >= last + step;
-        let claimed = moved
-            && self
-                .read_job_at
-                .compare_exchange(last, position, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
+        let sequential = last != NO_READ_YET
+            && position >= last.saturating_add(step)
+            && position <= last.saturating_add(3 * step);
+        if !sequential {
+            if last == NO_READ_YET || position < last || position > last.saturating_add(3 * step) {
+                self.read_job_at.store(position, Ordering::Relaxed);
+            }
+            return;
+        }
+        let claimed = self
+            .read_job_at
+            .compare_exchange(last, position, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
         if !claimed {
             return;
         }
-        let from = self.read_evicted_to.load(Ordering::Relaxed);
-        let evict = if position < from {
-            self.read_evicted_to
-                .store(page_cache::align_down(position), Ordering::Relaxed);
-            0..0
-        } else {
-            let to = page_cache::align_down(position.saturating_sub(step));
-            if to >= from + step {
-                self.read_evicted_to.store(to, Ordering::Relaxed);
-                from..to
-            } else {
-                0..0
-            }
-        };
+        // What this reader passed since its last look (not more: a jump
+        // must not evict what it never read).
+        let from = page_cache::align_down(last.saturating_sub(step));
+        let to = page_cache::align_down(position.saturating_sub(step));
         let Ok(file) = self.file.try_clone() else {
             return;
         };
-        let queued = page_cache::submit(page_cache::Job {
+        page_cache::submit(page_cache::Job {
             file,
             mapping: self.mapping.clone(),
             read_ahead: page_cache::align_down(position)
                 ..position.saturating_add(2 * step).min(self.data_end),
-            evict: evict.clone(),
+            evict: from..to,
             write_back: 0..0,
         });
-        if !queued && evict.end > evict.start {
-            self.read_evicted_to.store(evict.start, Ordering::Relaxed);
-        }
     }
 
     /// Makes sure both indexes have reserved, mapped room for every entry that

@@ -85,6 +85,33 @@ fn data_dropped_behind_the_writer_and_readers_reads_back_unchanged() {
 }
 
 #[test]
+fn scattered_reads_neither_read_ahead_nor_evict() {
+    let _one_at_a_time = COUNTER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), config(1 << 20)).expect("open");
+    let written = fill(&mut log, 12 << 20);
+    page_cache::wait_idle();
+    let before = page_cache::evicted_bytes();
+    // Each 4 MiB segment holds about 4,100 records of 1000 bytes: jump between
+    // the start and the end of each sealed one, back and forth.
+    let batches = testing::batch_offsets(&written);
+    let sealed_ends = [4_000, 8_100];
+    for _ in 0..20 {
+        for (start, end) in [(0, sealed_ends[0]), (sealed_ends[0] + 200, sealed_ends[1])] {
+            for offset in [end, start, end - 50, start + 50] {
+                let slice = log
+                    .read(offset, 16 << 10, log.high_watermark())
+                    .expect("read");
+                let first = testing::batch_offsets(slice.chunks()[0].as_ref())[0];
+                assert!(batches.contains(&first));
+            }
+        }
+    }
+    page_cache::wait_idle();
+    assert_eq!(page_cache::evicted_bytes(), before);
+}
+
+#[test]
 fn a_zero_window_leaves_the_page_cache_to_the_kernel() {
     let _one_at_a_time = COUNTER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("tempdir");
