@@ -180,15 +180,7 @@ pub(crate) fn evict(file: &File, mapping: &Bytes, range: Range<u64>) -> io::Resu
             return Err(io::Error::last_os_error());
         }
     }
-    // SAFETY: `posix_fadvise` reads no memory of ours; the descriptor is valid
-    // for the duration of the call because `file` is borrowed.
-    let rc =
-        unsafe { libc::posix_fadvise(file.as_raw_fd(), start, length, libc::POSIX_FADV_DONTNEED) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
+    fadvise(file, start, length, libc::POSIX_FADV_DONTNEED)
 }
 
 /// Starts reading `range` of a file into the page cache (`POSIX_FADV_WILLNEED`)
@@ -197,10 +189,19 @@ pub(crate) fn read_ahead(file: &File, range: Range<u64>) -> io::Result<()> {
     let Some((start, length)) = offsets(&range) else {
         return Ok(());
     };
+    fadvise(file, start, length, libc::POSIX_FADV_WILLNEED)
+}
+
+/// `posix_fadvise(advice)` over `length` bytes from `start`.
+fn fadvise(
+    file: &File,
+    start: libc::off_t,
+    length: libc::off_t,
+    advice: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: `posix_fadvise` reads no memory of ours; the descriptor is valid
     // for the duration of the call because `file` is borrowed.
-    let rc =
-        unsafe { libc::posix_fadvise(file.as_raw_fd(), start, length, libc::POSIX_FADV_WILLNEED) };
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), start, length, advice) };
     if rc == 0 {
         Ok(())
     } else {

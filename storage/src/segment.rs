@@ -332,20 +332,35 @@ impl Segment {
         }
         let evict_to =
             page_cache::align_down(self.data_end.saturating_sub(window)).max(self.evicted_to);
-        let Ok(file) = self.file.try_clone() else {
-            return;
-        };
-        let queued = page_cache::submit(page_cache::Job {
-            file,
-            mapping: self.mapping.clone(),
-            read_ahead: 0..0,
-            evict: self.evicted_to..evict_to,
-            write_back: self.written_back_to..write_back_to,
-        });
+        let queued = self.queue_page_job(
+            0..0,
+            self.evicted_to..evict_to,
+            self.written_back_to..write_back_to,
+        );
         if queued {
             self.evicted_to = evict_to;
             self.written_back_to = write_back_to;
         }
+    }
+
+    /// Queues a [`page_cache::Job`] on this segment's `.log`; `false` when it
+    /// could not (no second file handle, or a full queue).
+    fn queue_page_job(
+        &self,
+        read_ahead: std::ops::Range<u64>,
+        evict: std::ops::Range<u64>,
+        write_back: std::ops::Range<u64>,
+    ) -> bool {
+        let Ok(file) = self.file.try_clone() else {
+            return false;
+        };
+        page_cache::submit(page_cache::Job {
+            file,
+            mapping: self.mapping.clone(),
+            read_ahead,
+            evict,
+            write_back,
+        })
     }
 
     /// After the roll that sealed this segment: queues the eviction of all but
@@ -359,17 +374,7 @@ impl Segment {
         if evict_to <= self.evicted_to {
             return;
         }
-        let Ok(file) = self.file.try_clone() else {
-            return;
-        };
-        let queued = page_cache::submit(page_cache::Job {
-            file,
-            mapping: self.mapping.clone(),
-            read_ahead: 0..0,
-            evict: self.evicted_to..evict_to,
-            write_back: 0..0,
-        });
-        if queued {
+        if self.queue_page_job(0..0, self.evicted_to..evict_to, 0..0) {
             self.evicted_to = evict_to;
             self.written_back_to = self.written_back_to.max(evict_to);
         }
@@ -409,17 +414,11 @@ impl Segment {
         // must not evict what it never read).
         let from = page_cache::align_down(last.saturating_sub(step));
         let to = page_cache::align_down(position.saturating_sub(step));
-        let Ok(file) = self.file.try_clone() else {
-            return;
-        };
-        page_cache::submit(page_cache::Job {
-            file,
-            mapping: self.mapping.clone(),
-            read_ahead: page_cache::align_down(position)
-                ..position.saturating_add(2 * step).min(self.data_end),
-            evict: from..to,
-            write_back: 0..0,
-        });
+        self.queue_page_job(
+            page_cache::align_down(position)..position.saturating_add(2 * step).min(self.data_end),
+            from..to,
+            0..0,
+        );
     }
 
     /// Makes sure both indexes have reserved, mapped room for every entry that
