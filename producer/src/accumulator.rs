@@ -161,16 +161,16 @@ impl<C> Accumulator<C> {
         // request slot is taken), the open one may grow past `batch.size`
         // up to `batch.max.size`: a backlog then leaves in fewer, larger
         // requests instead of queueing `batch.size` pieces (KIP-782).
+        let backlog = !queue.closed.is_empty();
+        let limit = |batch: &ProducerBatch<C>| {
+            if backlog {
+                settings.batch_max_size.max(batch.full_bytes)
+            } else {
+                batch.full_bytes
+            }
+        };
         if let Some(batch) = queue.open.as_mut()
-            && try_append(
-                batch,
-                record,
-                if queue.closed.is_empty() {
-                    batch.full_bytes
-                } else {
-                    settings.batch_max_size.max(batch.full_bytes)
-                },
-            )
+            && try_append(batch, record, limit(batch))
         {
             batch.pending.push(Pending {
                 completion,
@@ -178,12 +178,7 @@ impl<C> Accumulator<C> {
             });
             batch.reserved_bytes += reserved_bytes;
             // The common case: close a full batch without looking the queue up again.
-            let limit = if queue.closed.is_empty() {
-                batch.full_bytes
-            } else {
-                settings.batch_max_size.max(batch.full_bytes)
-            };
-            if batch.size_bytes() < limit {
+            if batch.size_bytes() < limit(batch) {
                 return Ok(false);
             }
             let full = queue

@@ -376,7 +376,6 @@ impl Segment {
         }
         if self.queue_page_job(0..0, self.evicted_to..evict_to, 0..0) {
             self.evicted_to = evict_to;
-            self.written_back_to = self.written_back_to.max(evict_to);
         }
     }
 

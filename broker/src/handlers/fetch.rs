@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use sluice_protocol::ErrorCode;
@@ -67,14 +68,7 @@ fn append_shards(broker: &Broker, request: &FetchRequest, version: i16) -> Vec<u
     let mut shards: Vec<usize> = request
         .topics
         .iter()
-        .filter_map(|topic| {
-            if version >= TOPIC_ID_VERSION {
-                broker.topic_by_id(topic.topic_id)
-            } else {
-                broker.topic(&topic.topic)
-            }
-            .map(|meta| (meta, topic))
-        })
+        .filter_map(|topic| topic_meta(broker, topic, version).map(|meta| (meta, topic)))
         .flat_map(|(meta, topic)| {
             topic
                 .partitions
@@ -85,6 +79,15 @@ fn append_shards(broker: &Broker, request: &FetchRequest, version: i16) -> Vec<u
     shards.sort_unstable();
     shards.dedup();
     shards
+}
+
+/// The topic a fetch names: by id from v13 on, by name before.
+fn topic_meta(broker: &Broker, topic: &FetchTopic, version: i16) -> Option<TopicMeta> {
+    if version >= TOPIC_ID_VERSION {
+        broker.topic_by_id(topic.topic_id)
+    } else {
+        broker.topic(&topic.topic)
+    }
 }
 
 struct ReadResult {
@@ -103,11 +106,7 @@ fn read_all(broker: &Broker, request: &FetchRequest, version: i16) -> ReadResult
         has_error: false,
     };
     for topic in &request.topics {
-        let meta = if version >= TOPIC_ID_VERSION {
-            broker.topic_by_id(topic.topic_id)
-        } else {
-            broker.topic(&topic.topic)
-        };
+        let meta = topic_meta(broker, topic, version);
         let unknown = if version >= TOPIC_ID_VERSION {
             ErrorCode::UnknownTopicId
         } else {
