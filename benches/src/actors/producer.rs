@@ -36,9 +36,19 @@ pub(crate) struct ProducerPlan {
 /// Records sent between two looks at the clock (deadline, pacing).
 const MAX_BURST: u64 = 64;
 
-/// Bursts appended between two turns of the sender and the connections:
-/// 256 records of 100 bytes fill a default 16 KiB batch.
+/// Bursts appended between two turns of the sender and the connections
+/// when the producer runs flat out: 256 records of 100 bytes fill a default
+/// 16 KiB batch.
 const BURSTS_PER_YIELD: u32 = 4;
+
+/// The same for a paced producer, which lets the sender run whenever it
+/// waits for its next records to fall due (every millisecond or so: the
+/// timer's granularity): only a catch-up longer than this many bursts
+/// yields in between. Each turn of the sender with `linger.ms` 0 sends what
+/// it finds, so yielding every few bursts of a catch-up made three times as
+/// many requests, and each costs a wake-up of the broker, of the consumers
+/// it answers and of this thread for the acknowledgement.
+const PACED_BURSTS_PER_YIELD: u32 = 64;
 
 /// Sends per `plan`, then flushes; returns the records handed to the
 /// producer. Every record's outcome is recorded before this returns.
@@ -68,6 +78,11 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
         .deadline
         .map(|at| at.saturating_duration_since(started));
     let mut sent = 0u64;
+    let bursts_per_yield = if plan.records_per_sec.is_some() {
+        PACED_BURSTS_PER_YIELD
+    } else {
+        BURSTS_PER_YIELD
+    };
     let mut bursts_since_yield = 0;
     loop {
         // One look at each clock per burst: a burst's records are appended
@@ -81,6 +96,7 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
         let mut burst_end = sent + MAX_BURST;
         if let Some(due) = pacer.due_by(elapsed) {
             if due <= sent {
+                bursts_since_yield = 0;
                 tokio::time::sleep(pacer.wait_before(sent, elapsed)).await;
                 continue;
             }
@@ -143,7 +159,7 @@ pub(crate) async fn run(producer: Producer, plan: ProducerPlan, recorder: Shared
         // burst: with `linger.ms` 0 each turn of the sender sends what it
         // finds, and bursts of 64 small records made requests of 6 KiB.
         bursts_since_yield += 1;
-        if bursts_since_yield >= BURSTS_PER_YIELD {
+        if bursts_since_yield >= bursts_per_yield {
             bursts_since_yield = 0;
             tokio::task::yield_now().await;
         }
