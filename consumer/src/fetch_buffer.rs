@@ -13,6 +13,10 @@ use crate::partition::TopicPartition;
 use crate::positions::{Position, Positions};
 use crate::record::ConsumerRecord;
 
+/// The most records a drain allocates room for before it knows how many
+/// the buffer holds.
+const PREALLOCATED_RECORDS: usize = 4096;
+
 /// How batches are checked and decompressed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DrainLimits {
@@ -78,7 +82,12 @@ impl FetchBuffer {
         max_records: usize,
         limits: DrainLimits,
     ) -> Result<Vec<ConsumerRecord>> {
-        let mut out = Vec::new();
+        if self.completed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Room for a full poll up front (bounded: `max.poll.records` may be
+        // huge), rather than regrowing record by record.
+        let mut out = Vec::with_capacity(max_records.min(PREALLOCATED_RECORDS));
         while out.len() < max_records {
             let Some(fetch) = self.completed.front_mut() else {
                 break;

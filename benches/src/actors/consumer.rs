@@ -10,6 +10,7 @@ use sluice_consumer::{Consumer, ConsumerRecord};
 use super::SharedRecorder;
 use crate::error::Result;
 use crate::payload::{now_micros, read_stamp};
+use crate::recorder::Recorder;
 
 /// How long one poll waits for records; bounds how late a stop is noticed.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -85,17 +86,40 @@ async fn poll_until_done(
         }
         let received_at = Instant::now().duration_since(recorder.started());
         let received_us = now_micros();
-        let mut recorder_guard = recorder.lock();
-        for record in &records {
+        let measured = records.iter().map(|record| {
             let latency = stamped
                 .then(|| end_to_end_latency(record, received_us))
                 .flatten();
-            recorder_guard.record(received_at, record_bytes(record), latency);
-        }
-        drop(recorder_guard);
+            (record_bytes(record), latency)
+        });
+        record_runs(&mut recorder.lock(), received_at, measured);
         target.add(records.len() as u64);
     }
     Ok(())
+}
+
+/// Counts records received together, given as `(bytes, latency)`: one
+/// histogram update per run of equal ones (a producer's burst shares one
+/// stamp and a poll one receive time, so runs are long).
+fn record_runs(
+    recorder: &mut Recorder,
+    received_at: Duration,
+    records: impl Iterator<Item = (u64, Option<Duration>)>,
+) {
+    let mut run: Option<((u64, Option<Duration>), u64)> = None;
+    for record in records {
+        run = match run {
+            Some((same, count)) if same == record => Some((same, count + 1)),
+            Some(((bytes, latency), count)) => {
+                recorder.record_many(received_at, count, bytes, latency);
+                Some((record, 1))
+            }
+            None => Some((record, 1)),
+        };
+    }
+    if let Some(((bytes, latency), count)) = run {
+        recorder.record_many(received_at, count, bytes, latency);
+    }
 }
 
 fn record_bytes(record: &ConsumerRecord) -> u64 {
@@ -107,4 +131,40 @@ fn record_bytes(record: &ConsumerRecord) -> u64 {
 fn end_to_end_latency(record: &ConsumerRecord, received_us: u64) -> Option<Duration> {
     let sent_us = read_stamp(record.value.as_deref()?)?;
     Some(Duration::from_micros(received_us.saturating_sub(sent_us)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_count_what_one_by_one_recording_counts() {
+        let ms = Duration::from_millis;
+        let received = [
+            (100, Some(ms(1))),
+            (100, Some(ms(1))),
+            (100, Some(ms(9))),
+            (1_000, Some(ms(9))),
+            (100, Some(ms(1))),
+            (100, None),
+        ];
+        let mut in_runs = Recorder::new(Duration::from_secs(1));
+        record_runs(&mut in_runs, ms(5), received.into_iter());
+        let mut one_by_one = Recorder::new(Duration::from_secs(1));
+        for (bytes, latency) in received {
+            one_by_one.record(ms(5), bytes, latency);
+        }
+        let finish = |recorder: Recorder| {
+            recorder.finish(Duration::from_secs(1), crate::settings::example())
+        };
+        let (in_runs, one_by_one) = (finish(in_runs), finish(one_by_one));
+        assert_eq!(in_runs.records, 6);
+        assert_eq!(in_runs.bytes, 5 * 100 + 1_000);
+        let latency = in_runs.latency.as_ref().expect("latencies were recorded");
+        assert_eq!(latency.count, 5);
+        assert_eq!(
+            serde_json::to_value(&in_runs).expect("a summary serializes"),
+            serde_json::to_value(&one_by_one).expect("a summary serializes"),
+        );
+    }
 }
