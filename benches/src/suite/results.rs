@@ -154,6 +154,45 @@ impl BrokerResults {
         })
     }
 
+    /// Every round's latency figures of one broker, for the notes: the table
+    /// keeps only the best round of each latency run, and the others tell how
+    /// often that figure is met. `None` with fewer than two rounds or no
+    /// latency run.
+    pub fn latency_rounds_note(rounds: &[BrokerResults]) -> Option<String> {
+        let name = &rounds.first()?.name;
+        if rounds.len() < 2 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for workload in Workload::ALL.into_iter().filter(|w| w.is_latency()) {
+            let figures: Vec<String> = rounds
+                .iter()
+                .map(|round| {
+                    match round
+                        .summary(workload)
+                        .and_then(|s| s.latency.as_ref().map(|l| (l.p99_us, s.records_per_sec)))
+                    {
+                        Some((p99_us, records_per_sec)) => format!(
+                            "{:.2} ms @ {:.2}M",
+                            p99_us as f64 / 1000.0,
+                            records_per_sec / 1e6
+                        ),
+                        None => "-".to_owned(),
+                    }
+                })
+                .collect();
+            if figures.iter().any(|figure| figure != "-") {
+                parts.push(format!("{}: {}", workload.key(), figures.join(", ")));
+            }
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{name}'s p99 in each round (records/s): {}",
+                parts.join("; ")
+            )
+        })
+    }
+
     fn take_better(&mut self, other: BrokerResults) {
         if other.error.is_some() {
             return;
@@ -292,6 +331,23 @@ mod tests {
             (rss.max_rss_bytes, rss.max_anon_bytes, rss.samples),
             (300 << 20, 150 << 20, 7)
         );
+    }
+
+    #[test]
+    fn every_round_of_a_latency_run_is_noted_in_run_order() {
+        let mut first = broker("sluice", 1_000_000.0);
+        first.workloads.push(e2e(9_000, 500_000.0));
+        let second = broker("sluice", 1_500_000.0);
+        let mut third = broker("sluice", 1_200_000.0);
+        third.workloads.push(e2e(3_250, 600_000.0));
+        let note = BrokerResults::latency_rounds_note(&[first.clone(), second, third]);
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "sluice's p99 in each round (records/s): e2e-50pct: 9.00 ms @ 0.50M, -, 3.25 ms @ 0.60M"
+            )
+        );
+        assert_eq!(BrokerResults::latency_rounds_note(&[first]), None);
     }
 
     #[test]

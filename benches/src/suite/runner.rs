@@ -176,6 +176,11 @@ pub async fn run_suite(
             runs.push(results);
         }
     }
+    notes.extend(
+        rounds
+            .iter()
+            .filter_map(|runs| BrokerResults::latency_rounds_note(runs)),
+    );
     let brokers = rounds
         .into_iter()
         .filter_map(BrokerResults::best_of)
