@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sluice_consumer::{Consumer, ConsumerRecord};
 
-use super::SharedRecorder;
+use super::{SharedRecorder, for_each_run};
 use crate::error::Result;
 use crate::payload::{now_micros, read_stamp};
 use crate::recorder::Recorder;
@@ -106,20 +106,9 @@ fn record_runs(
     received_at: Duration,
     records: impl Iterator<Item = (u64, Option<Duration>)>,
 ) {
-    let mut run: Option<((u64, Option<Duration>), u64)> = None;
-    for record in records {
-        run = match run {
-            Some((same, count)) if same == record => Some((same, count + 1)),
-            Some(((bytes, latency), count)) => {
-                recorder.record_many(received_at, count, bytes, latency);
-                Some((record, 1))
-            }
-            None => Some((record, 1)),
-        };
-    }
-    if let Some(((bytes, latency), count)) = run {
+    for_each_run(records, |(bytes, latency), count| {
         recorder.record_many(received_at, count, bytes, latency);
-    }
+    });
 }
 
 fn record_bytes(record: &ConsumerRecord) -> u64 {

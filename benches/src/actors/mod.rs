@@ -59,3 +59,26 @@ impl SharedRecorder {
         }
     }
 }
+
+/// Calls `emit(item, count)` once per run of equal consecutive `items`, in
+/// order: the actors record a run of records sent or received together
+/// with one histogram update.
+pub(crate) fn for_each_run<T: PartialEq>(
+    items: impl Iterator<Item = T>,
+    mut emit: impl FnMut(T, u64),
+) {
+    let mut run: Option<(T, u64)> = None;
+    for item in items {
+        run = match run {
+            Some((same, count)) if same == item => Some((same, count + 1)),
+            Some((other, count)) => {
+                emit(other, count);
+                Some((item, 1))
+            }
+            None => Some((item, 1)),
+        };
+    }
+    if let Some((item, count)) = run {
+        emit(item, count);
+    }
+}

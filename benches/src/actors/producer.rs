@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sluice_producer::{DeliveryCallback, Producer, ProducerRecord, RecordMetadata};
 
-use super::SharedRecorder;
+use super::{SharedRecorder, for_each_run};
 use crate::pacer::Pacer;
 use crate::payload::{Payload, now_micros};
 
@@ -203,30 +203,19 @@ impl DeliveryCallback for AckRecorder {
     ) {
         let acked = self.recorder.started().elapsed();
         let mut recorder = self.recorder.lock();
-        let mut record_run = |token: u64, count: u64| {
-            let (sent, bytes) = unpack_token(token);
-            recorder.record_many(acked, count, bytes, Some(acked.saturating_sub(sent)));
-        };
-        let mut run: Option<(u64, u64)> = None;
         let mut failed = 0u64;
-        for (token, outcome) in deliveries {
-            if let Err(error) = outcome {
+        let delivered = deliveries.filter_map(|(token, outcome)| match outcome {
+            Ok(_) => Some(token),
+            Err(error) => {
                 tracing::debug!(%error, "bench record failed");
                 failed += 1;
-                continue;
+                None
             }
-            run = match run {
-                Some((same, count)) if same == token => Some((same, count + 1)),
-                Some((other, count)) => {
-                    record_run(other, count);
-                    Some((token, 1))
-                }
-                None => Some((token, 1)),
-            };
-        }
-        if let Some((token, count)) = run {
-            record_run(token, count);
-        }
+        });
+        for_each_run(delivered, |token, count| {
+            let (sent, bytes) = unpack_token(token);
+            recorder.record_many(acked, count, bytes, Some(acked.saturating_sub(sent)));
+        });
         recorder.record_errors(failed);
     }
 }
