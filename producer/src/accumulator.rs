@@ -116,12 +116,27 @@ impl<C> Default for PartitionQueue<C> {
 
 type TopicQueues<C> = (Arc<str>, Vec<PartitionQueue<C>>);
 
+/// Where a topic's queues are in the accumulator: looked up by name once,
+/// then used for every record of a run without hashing the name again.
+/// Valid for the accumulator's lifetime (a topic, once seen, stays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicSlot(usize);
+
+impl TopicSlot {
+    /// A dense index from 0: the topic's place among those seen so far.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// Per-partition batch queues.
 #[derive(Debug)]
 pub struct Accumulator<C> {
     settings: AccumulatorSettings,
-    /// By topic name: the name batches share, and the queues by partition.
-    topics: hashbrown::HashMap<String, TopicQueues<C>, foldhash::fast::RandomState>,
+    /// By slot: the name batches share, and the queues by partition.
+    topics: Vec<TopicQueues<C>>,
+    /// Each topic's slot, by name.
+    slots: hashbrown::HashMap<String, usize, foldhash::fast::RandomState>,
     /// Builders of sent batches, kept so a steady producer allocates none.
     spare_builders: Vec<BatchBuilder>,
     flushing: bool,
@@ -132,7 +147,8 @@ impl<C> Accumulator<C> {
     pub fn new(settings: AccumulatorSettings) -> Self {
         Accumulator {
             settings,
-            topics: hashbrown::HashMap::default(),
+            topics: Vec::new(),
+            slots: hashbrown::HashMap::default(),
             spare_builders: Vec::new(),
             flushing: false,
         }
@@ -155,8 +171,26 @@ impl<C> Accumulator<C> {
         reserved_bytes: usize,
         now_ms: impl FnOnce() -> u64,
     ) -> Result<bool, (ProducerError, C)> {
+        let slot = self.topic_slot(topic);
+        self.append_in(slot, partition, record, completion, reserved_bytes, now_ms)
+    }
+
+    /// [`Accumulator::append`] to the topic in `slot` (from
+    /// [`Accumulator::topic_slot`]).
+    ///
+    /// # Errors
+    /// As [`Accumulator::append`].
+    pub fn append_in(
+        &mut self,
+        slot: TopicSlot,
+        partition: i32,
+        record: RecordRef<'_>,
+        completion: C,
+        reserved_bytes: usize,
+        now_ms: impl FnOnce() -> u64,
+    ) -> Result<bool, (ProducerError, C)> {
         let settings = self.settings;
-        let queue = self.queue_mut(topic, partition);
+        let queue = self.queue_at(slot, partition);
         // While an older batch of the partition waits to be sent (every
         // request slot is taken), the open one may grow past `batch.size`
         // up to `batch.max.size`: a backlog then leaves in fewer, larger
@@ -191,16 +225,16 @@ impl<C> Accumulator<C> {
         // Room for as many records as the last batch held, so the
         // completions do not grow record by record.
         let records_hint = {
-            let queue = self.queue_mut(topic, partition);
+            let queue = self.queue_at(slot, partition);
             queue
                 .open
                 .as_ref()
                 .or(queue.closed.back())
                 .map_or(0, ProducerBatch::record_count)
         };
-        self.close_open(topic, partition);
+        self.close_open_at(slot, partition);
         // The clock is read only here: most records join an open batch.
-        let mut batch = self.new_batch(topic, partition, now_ms(), settings);
+        let mut batch = self.new_batch(slot, partition, now_ms(), settings);
         batch.pending.reserve_exact(records_hint);
         let full_bytes = batch.full_bytes;
         if !try_append(&mut batch, record, full_bytes) {
@@ -218,14 +252,14 @@ impl<C> Accumulator<C> {
             timestamp: record.timestamp,
         });
         batch.reserved_bytes = reserved_bytes;
-        self.queue_mut(topic, partition).open = Some(batch);
-        self.close_if_full(topic, partition);
+        self.queue_at(slot, partition).open = Some(batch);
+        self.close_if_full(slot, partition);
         Ok(true)
     }
 
     fn new_batch(
         &mut self,
-        topic: &str,
+        slot: TopicSlot,
         partition: i32,
         now_ms: u64,
         settings: AccumulatorSettings,
@@ -234,11 +268,8 @@ impl<C> Accumulator<C> {
             BatchBuilder::new(settings.compression, settings.batch_size)
                 .with_compression_level(settings.compression_level)
         });
-        let full_bytes = settings.full_bytes(self.queue_mut(topic, partition).compression_ratio);
-        let topic = self
-            .topics
-            .get(topic)
-            .map_or_else(|| Arc::from(topic), |(name, _)| name.clone());
+        let full_bytes = settings.full_bytes(self.queue_at(slot, partition).compression_ratio);
+        let topic = self.topics[slot.0].0.clone();
         ProducerBatch {
             topic,
             partition,
@@ -255,32 +286,44 @@ impl<C> Accumulator<C> {
         }
     }
 
-    fn queue_mut(&mut self, topic: &str, partition: i32) -> &mut PartitionQueue<C> {
-        let index = usize::try_from(partition).unwrap_or(0);
+    /// The slot of `topic`, which is added (with no queues) when new.
+    pub fn topic_slot(&mut self, topic: &str) -> TopicSlot {
         // One lookup: `entry_ref` copies the name only when it inserts.
-        let (_, queues) = self
-            .topics
-            .entry_ref(topic)
-            .or_insert_with(|| (Arc::from(topic), Vec::new()));
+        let topics = &mut self.topics;
+        let index = *self.slots.entry_ref(topic).or_insert_with(|| {
+            topics.push((Arc::from(topic), Vec::new()));
+            topics.len() - 1
+        });
+        TopicSlot(index)
+    }
+
+    fn queue_mut(&mut self, topic: &str, partition: i32) -> &mut PartitionQueue<C> {
+        let slot = self.topic_slot(topic);
+        self.queue_at(slot, partition)
+    }
+
+    fn queue_at(&mut self, slot: TopicSlot, partition: i32) -> &mut PartitionQueue<C> {
+        let index = usize::try_from(partition).unwrap_or(0);
+        let queues = &mut self.topics[slot.0].1;
         if queues.len() <= index {
             queues.resize_with(index + 1, PartitionQueue::default);
         }
         &mut queues[index]
     }
 
-    fn close_if_full(&mut self, topic: &str, partition: i32) -> bool {
+    fn close_if_full(&mut self, slot: TopicSlot, partition: i32) -> bool {
         let settings = self.settings;
-        let queue = self.queue_mut(topic, partition);
+        let queue = self.queue_at(slot, partition);
         let full = queue
             .open
             .as_ref()
             .is_some_and(|batch| settings.is_full(batch));
-        full && self.close_open(topic, partition)
+        full && self.close_open_at(slot, partition)
     }
 
     /// Moves the open batch to the send queue; whether there was one.
-    fn close_open(&mut self, topic: &str, partition: i32) -> bool {
-        let queue = self.queue_mut(topic, partition);
+    fn close_open_at(&mut self, slot: TopicSlot, partition: i32) -> bool {
+        let queue = self.queue_at(slot, partition);
         match queue.open.take() {
             Some(batch) => {
                 queue.closed.push_back(batch);
@@ -304,7 +347,7 @@ impl<C> Accumulator<C> {
             readiness.next_check_ms = Some(readiness.next_check_ms.map_or(at, |next| next.min(at)));
         };
         let mut ready = Vec::new();
-        for (topic, queues) in self.topics.values() {
+        for (topic, queues) in &self.topics {
             for (index, queue) in queues.iter().enumerate() {
                 let at = match (queue.closed.front(), &queue.open) {
                     (Some(head), _) => Some(head.retry_at_ms),
@@ -552,7 +595,7 @@ impl<C> Accumulator<C> {
     /// Removes every queued batch whose delivery deadline passed.
     pub fn expire(&mut self, now_ms: u64) -> Vec<ProducerBatch<C>> {
         let mut expired = Vec::new();
-        for (_, queues) in self.topics.values_mut() {
+        for (_, queues) in &mut self.topics {
             for queue in queues.iter_mut() {
                 if queue.open.as_ref().is_some_and(|b| b.deadline_ms <= now_ms)
                     && let Some(batch) = queue.open.take()
@@ -577,7 +620,7 @@ impl<C> Accumulator<C> {
     /// Removes every queued batch (the producer is shutting down).
     pub fn drain_all(&mut self) -> Vec<ProducerBatch<C>> {
         let mut all = Vec::new();
-        for (_, queues) in self.topics.values_mut() {
+        for (_, queues) in &mut self.topics {
             for queue in queues.iter_mut() {
                 all.extend(queue.closed.drain(..));
                 all.extend(queue.open.take());
@@ -589,7 +632,7 @@ impl<C> Accumulator<C> {
     /// Whether any batch is queued.
     pub fn has_queued(&self) -> bool {
         self.topics
-            .values()
+            .iter()
             .flat_map(|(_, queues)| queues)
             .any(|queue| queue.open.is_some() || !queue.closed.is_empty())
     }

@@ -51,7 +51,9 @@ mod sender;
 mod sequence;
 mod shared;
 
-pub use accumulator::{Accumulator, AccumulatorSettings, Readiness, RecordRef, SplitError};
+pub use accumulator::{
+    Accumulator, AccumulatorSettings, Readiness, RecordRef, SplitError, TopicSlot,
+};
 pub use batch::{BatchIdentity, Pending, ProducerBatch};
 pub use config::{Acks, ProducerConfig};
 pub use error::{ProducerError, Result, SendAllError};

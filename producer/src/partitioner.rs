@@ -63,13 +63,17 @@ pub fn partition_for_key(key: &[u8], partition_count: i32) -> i32 {
 ///
 /// The sticky choice for a topic holds until about `batch_size` bytes were
 /// sent to it, so null-key records fill whole batches instead of spreading
-/// one-record batches over every partition.
+/// one-record batches over every partition. Topics are named by a dense
+/// index (the accumulator's topic slot, as the Java client keeps its sticky
+/// state beside the accumulator's per-topic queues), so choosing costs no
+/// hashing of the name.
 #[derive(Debug)]
 pub struct Partitioner {
     batch_size: usize,
     ignore_keys: bool,
     rng: StdRng,
-    sticky: foldhash::HashMap<String, StickyChoice>,
+    /// By topic index.
+    sticky: Vec<Option<StickyChoice>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,18 +91,19 @@ impl Partitioner {
             batch_size: batch_size.max(1),
             ignore_keys,
             rng,
-            sticky: foldhash::HashMap::default(),
+            sticky: Vec::new(),
         }
     }
 
-    /// The partition for a record of `record_bytes` bytes to `topic` with
-    /// `partition_count` partitions; `explicit` wins when given.
+    /// The partition for a record of `record_bytes` bytes to the topic with
+    /// index `topic` and `partition_count` partitions; `explicit` wins when
+    /// given.
     ///
     /// # Panics
     /// If `partition_count` is not positive.
     pub fn partition(
         &mut self,
-        topic: &str,
+        topic: usize,
         explicit: Option<i32>,
         key: Option<&[u8]>,
         record_bytes: usize,
@@ -113,11 +118,14 @@ impl Partitioner {
         }
     }
 
-    fn sticky_partition(&mut self, topic: &str, record_bytes: usize, partition_count: i32) -> i32 {
+    fn sticky_partition(&mut self, topic: usize, record_bytes: usize, partition_count: i32) -> i32 {
         assert!(partition_count > 0, "a topic has at least one partition");
         let batch_size = self.batch_size;
-        // The common case, one lookup: the choice holds and takes the record.
-        let previous = match self.sticky.get_mut(topic) {
+        if self.sticky.len() <= topic {
+            self.sticky.resize(topic + 1, None);
+        }
+        // The common case: the choice holds and takes the record.
+        let previous = match &mut self.sticky[topic] {
             Some(choice) if choice.partition < partition_count && choice.bytes < batch_size => {
                 choice.bytes = choice.bytes.saturating_add(record_bytes);
                 return choice.partition;
@@ -129,12 +137,7 @@ impl Partitioner {
             partition: self.next_partition(previous, partition_count),
             bytes: record_bytes,
         };
-        match self.sticky.get_mut(topic) {
-            Some(slot) => *slot = chosen,
-            None => {
-                self.sticky.insert(topic.to_owned(), chosen);
-            }
-        }
+        self.sticky[topic] = Some(chosen);
         chosen.partition
     }
 
@@ -195,7 +198,7 @@ mod tests {
         let expected = to_positive(murmur2(b"foobar")) % 7;
         for _ in 0..3 {
             assert_eq!(
-                partitioner.partition("t", None, Some(b"foobar"), 10, 7),
+                partitioner.partition(0, None, Some(b"foobar"), 10, 7),
                 expected
             );
         }
@@ -204,28 +207,37 @@ mod tests {
     #[test]
     fn explicit_partition_wins_over_key() {
         let mut partitioner = Partitioner::new(16_384, false, StdRng::seed_from_u64(1));
-        assert_eq!(
-            partitioner.partition("t", Some(5), Some(b"foobar"), 10, 7),
-            5
-        );
+        assert_eq!(partitioner.partition(0, Some(5), Some(b"foobar"), 10, 7), 5);
     }
 
     #[test]
     fn null_keys_stick_to_one_partition_until_batch_size_bytes() {
         let mut partitioner = Partitioner::new(100, false, StdRng::seed_from_u64(7));
-        let first = partitioner.partition("t", None, None, 40, 8);
-        assert_eq!(partitioner.partition("t", None, None, 40, 8), first);
-        assert_eq!(partitioner.partition("t", None, None, 40, 8), first);
+        let first = partitioner.partition(0, None, None, 40, 8);
+        assert_eq!(partitioner.partition(0, None, None, 40, 8), first);
+        assert_eq!(partitioner.partition(0, None, None, 40, 8), first);
         // 120 bytes have gone to `first`: the next record moves elsewhere.
-        assert_ne!(partitioner.partition("t", None, None, 40, 8), first);
+        assert_ne!(partitioner.partition(0, None, None, 40, 8), first);
+    }
+
+    #[test]
+    fn each_topic_keeps_its_own_sticky_partition() {
+        let mut partitioner = Partitioner::new(100, false, StdRng::seed_from_u64(7));
+        let first = partitioner.partition(0, None, None, 90, 1_000);
+        // Another topic's records do not count against topic 0's choice...
+        let other = partitioner.partition(5, None, None, 90, 1_000);
+        assert_eq!(partitioner.partition(5, None, None, 5, 1_000), other);
+        assert_eq!(partitioner.partition(0, None, None, 20, 1_000), first);
+        // ...and topic 0 moves on once its own 100 bytes are reached.
+        assert_ne!(partitioner.partition(0, None, None, 5, 1_000), first);
     }
 
     #[test]
     fn ignore_keys_spreads_keyed_records_stickily() {
         let mut partitioner = Partitioner::new(1_000, true, StdRng::seed_from_u64(3));
-        let first = partitioner.partition("t", None, Some(b"a"), 10, 50);
+        let first = partitioner.partition(0, None, Some(b"a"), 10, 50);
         for key in [b"b", b"c", b"d"] {
-            assert_eq!(partitioner.partition("t", None, Some(key), 10, 50), first);
+            assert_eq!(partitioner.partition(0, None, Some(key), 10, 50), first);
         }
     }
 }

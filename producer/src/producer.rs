@@ -15,7 +15,7 @@ use sluice_protocol::HeaderRef;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::accumulator::{Accumulator, AccumulatorSettings, RecordRef};
+use crate::accumulator::{Accumulator, AccumulatorSettings, RecordRef, TopicSlot};
 use crate::config::ProducerConfig;
 use crate::error::{ProducerError, Result, SendAllError};
 use crate::partitioner::Partitioner;
@@ -237,9 +237,9 @@ impl Producer {
         let mut state = self.shared.lock();
         let mut wake = false;
         // The last topic's partition count (the metadata generation is
-        // fixed for the run): consecutive records mostly share a topic, and
-        // often the very string.
-        let mut last_topic: Option<(&'r str, usize)> = None;
+        // fixed for the run) and accumulator slot: consecutive records
+        // mostly share a topic, and often the very string.
+        let mut last_topic: Option<(&'r str, usize, TopicSlot)> = None;
         let outcome = loop {
             let Some((record, token)) = records.next() else {
                 break Ok(None);
@@ -249,15 +249,19 @@ impl Producer {
                 Err(error) => break Err(error),
             };
             let topic = record.topic.as_str();
-            let count = match last_topic {
-                Some((last, count)) if std::ptr::eq(last, topic) || last == topic => Some(count),
-                _ => state.known_partition_count(topic, metadata_updates),
+            let resolved = match last_topic {
+                Some((last, count, slot)) if std::ptr::eq(last, topic) || last == topic => {
+                    Some((count, slot))
+                }
+                _ => state
+                    .known_partition_count(topic, metadata_updates)
+                    .map(|count| (count, state.accumulator.topic_slot(topic))),
             };
-            if let Some(count) = count {
-                last_topic = Some((topic, count));
+            if let Some((count, slot)) = resolved {
+                last_topic = Some((topic, count, slot));
             }
-            let known = count.filter(|count| !beyond_partitions(record.partition, *count));
-            let Some(partition_count) = known else {
+            let known = resolved.filter(|(count, _)| !beyond_partitions(record.partition, *count));
+            let Some((partition_count, slot)) = known else {
                 break Ok(Some((record, token)));
             };
             if let Err(error) = self.check_partition(record, partition_count) {
@@ -270,10 +274,13 @@ impl Producer {
             let completion = Completion::Callback(callback.clone(), token);
             match self.append_locked(
                 &mut state,
+                TopicPlace {
+                    slot,
+                    partition_count,
+                },
                 record,
                 timestamp,
                 size,
-                partition_count,
                 completion,
             ) {
                 Ok(more) => {
@@ -337,12 +344,16 @@ impl Producer {
         if !self.try_reserve_now(size) {
             return Ok(Some(completion));
         }
+        let slot = state.accumulator.topic_slot(&record.topic);
         let wake = self.append_locked(
             &mut state,
+            TopicPlace {
+                slot,
+                partition_count,
+            },
             record,
             timestamp,
             size,
-            partition_count,
             completion,
         );
         drop(state);
@@ -415,12 +426,16 @@ impl Producer {
         let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let wake = {
             let mut state = self.shared.lock();
+            let slot = state.accumulator.topic_slot(&record.topic);
             self.append_locked(
                 &mut state,
+                TopicPlace {
+                    slot,
+                    partition_count,
+                },
                 record,
                 timestamp,
                 size,
-                partition_count,
                 completion,
             )
         };
@@ -432,10 +447,10 @@ impl Producer {
     fn append_locked(
         &self,
         state: &mut State,
+        topic: TopicPlace,
         record: &ProducerRecord,
         timestamp: i64,
         size: usize,
-        partition_count: usize,
         completion: Completion,
     ) -> std::result::Result<bool, ProducerError> {
         let headers: Vec<HeaderRef<'_>> = record
@@ -444,11 +459,11 @@ impl Producer {
             .map(|(key, value)| (key.as_str(), value.as_deref()))
             .collect();
         let partition = state.partitioner.partition(
-            &record.topic,
+            topic.slot.index(),
             record.partition,
             record.key.as_deref(),
             size,
-            partition_count as i32,
+            topic.partition_count as i32,
         );
         let entry = RecordRef {
             timestamp,
@@ -459,7 +474,7 @@ impl Producer {
         let appended =
             state
                 .accumulator
-                .append(&record.topic, partition, entry, completion, size, || {
+                .append_in(topic.slot, partition, entry, completion, size, || {
                     self.shared.now_ms()
                 });
         match appended {
@@ -619,6 +634,13 @@ impl Drop for WaitingAppend {
     fn drop(&mut self) {
         self.shared.waiting_appends.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Where a record's topic is: its accumulator slot and partition count.
+#[derive(Debug, Clone, Copy)]
+struct TopicPlace {
+    slot: TopicSlot,
+    partition_count: usize,
 }
 
 /// Whether the record names a partition past the topic's known

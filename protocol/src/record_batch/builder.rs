@@ -5,7 +5,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::record_batch::layout::{
     self, ATTRIBUTES, BATCH_LENGTH, CRC, LOG_OVERHEAD, MAGIC_V2, RECORDS,
 };
-use crate::record_batch::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use crate::record_batch::varint::{
+    MAX_VARINT_LEN, MAX_VARLONG_LEN, Scratch, put_varint, varint_len, varlong_len,
+};
 use crate::record_batch::{BatchError, CodecContext, Compression};
 
 /// "No producer id / epoch / sequence / leader epoch" in Kafka's header.
@@ -318,13 +320,24 @@ fn write_record(
     value: Option<&[u8]>,
     headers: &[HeaderRef<'_>],
 ) {
-    // Lengths were checked to fit i32 by `body_len`.
-    put_varint(out, body_len as i32);
-    out.put_i8(0);
-    put_varlong(out, timestamp_delta);
-    put_varint(out, offset_delta);
-    put_nullable(out, key);
-    put_nullable(out, value);
+    // Lengths were checked to fit i32 by `body_len`. The fields before the
+    // key's bytes, then those before the value's, go out in one copy each.
+    let mut head = Scratch::<{ 3 * MAX_VARINT_LEN + 1 + MAX_VARLONG_LEN }>::new();
+    head.varint(body_len as i32);
+    head.byte(0); // attributes
+    head.varlong(timestamp_delta);
+    head.varint(offset_delta);
+    head.varint(key.map_or(-1, |key| key.len() as i32));
+    out.put_slice(head.as_slice());
+    if let Some(key) = key {
+        out.put_slice(key);
+    }
+    let mut value_len = Scratch::<MAX_VARINT_LEN>::new();
+    value_len.varint(value.map_or(-1, |value| value.len() as i32));
+    out.put_slice(value_len.as_slice());
+    if let Some(value) = value {
+        out.put_slice(value);
+    }
     put_varint(out, headers.len() as i32);
     for (header_key, header_value) in headers {
         put_nullable(out, Some(header_key.as_bytes()));

@@ -54,6 +54,53 @@ pub(crate) fn put_varint(buf: &mut impl BufMut, value: i32) {
     put_varlong(buf, i64::from(value));
 }
 
+/// A few varints assembled on the stack, then appended with one copy: a
+/// record's leading fields cost one capacity check of the output buffer
+/// instead of one per byte. `N` is the sum of the longest encodings the
+/// caller pushes, so pushing never runs out of room.
+pub(crate) struct Scratch<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Scratch<N> {
+    pub(crate) fn new() -> Self {
+        Scratch {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Pushes one byte.
+    ///
+    /// # Panics
+    /// When `N` is exceeded (a caller sizing `N` wrongly).
+    pub(crate) fn byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// Pushes `value` as a varlong.
+    pub(crate) fn varlong(&mut self, value: i64) {
+        let mut rest = zigzag_encode(value);
+        while rest >= 0x80 {
+            self.byte((rest as u8) | 0x80);
+            rest >>= 7;
+        }
+        self.byte(rest as u8);
+    }
+
+    /// Pushes `value` as a varint.
+    pub(crate) fn varint(&mut self, value: i32) {
+        self.varlong(i64::from(value));
+    }
+
+    /// What was pushed.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 fn read_unsigned(input: &[u8], max_len: usize) -> Result<(u64, usize), VarintError> {
     let mut value: u64 = 0;
     for (index, &byte) in input.iter().take(max_len).enumerate() {
@@ -109,6 +156,20 @@ mod tests {
         ] {
             round_trip(value);
         }
+    }
+
+    #[test]
+    fn scratch_encodes_as_put_does() {
+        let values = [0, -1, 300, i64::MIN, i64::MAX];
+        let mut scratch = Scratch::<{ 5 * MAX_VARLONG_LEN + 1 }>::new();
+        let mut expected = Vec::new();
+        for value in values {
+            scratch.varlong(value);
+            put_varlong(&mut expected, value);
+        }
+        scratch.byte(7);
+        expected.push(7);
+        assert_eq!(scratch.as_slice(), expected.as_slice());
     }
 
     #[test]
