@@ -195,6 +195,8 @@ fn append(broker: &Broker, persist: &Persist) -> Result<(), ErrorCode> {
         offset_count: persist.records.len() as i64,
         sequence: None,
         max_timestamp: now,
+        // Every record carries `now`: the first holds the max.
+        max_timestamp_offset_delta: 0,
     }];
     partition
         .append(&batch, &validated, now)

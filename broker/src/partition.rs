@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 use sluice_protocol::{ErrorCode, RecordBatches};
-use sluice_storage::{Log, StorageError, TopicPartition};
+use sluice_storage::{Log, StorageError, TopicPartition, VerifiedBatch};
 
 use crate::producer_state::{BatchOffsets, ProducerStateTable, SequenceCheck};
 use crate::validation::ValidatedBatch;
@@ -143,10 +143,18 @@ impl Partition {
                     SequenceCheck::Reject(code) => return Err(code),
                 }
             }
+            // `validate_records` checked every record and CRC: the log
+            // checks only the headers.
+            let verified: Vec<VerifiedBatch> = batches
+                .iter()
+                .map(|batch| VerifiedBatch {
+                    max_timestamp_offset_delta: batch.max_timestamp_offset_delta,
+                })
+                .collect();
             let mut buffer = BytesMut::from(&records[..]);
             let info = state
                 .log
-                .append(&mut buffer, LEADER_EPOCH, now_ms)
+                .append_verified(&mut buffer, &verified, LEADER_EPOCH, now_ms)
                 .map_err(|e| storage_error_code(&e))?;
             let end = state.log.log_end_offset();
             state.log.set_high_watermark(end);

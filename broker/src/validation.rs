@@ -19,6 +19,9 @@ pub struct ValidatedBatch {
     pub sequence: Option<BatchSequence>,
     /// The batch's max timestamp as the producer wrote it.
     pub max_timestamp: i64,
+    /// Offset delta of the first record with the largest timestamp, found
+    /// while walking the records (the log indexes it without walking again).
+    pub max_timestamp_offset_delta: i32,
 }
 
 /// Validates the records of one partition of a Produce request.
@@ -42,7 +45,7 @@ pub fn validate_records(
         if batch.size_in_bytes() > max_batch_bytes {
             return Err(ErrorCode::MessageTooLarge);
         }
-        batch
+        let summary = batch
             .validate(max_decompressed_bytes)
             .map_err(ErrorCode::from)?;
         let sequence = (batch.producer_id() >= 0).then(|| BatchSequence {
@@ -55,6 +58,7 @@ pub fn validate_records(
             offset_count: i64::from(batch.last_offset_delta()) + 1,
             sequence,
             max_timestamp: batch.max_timestamp(),
+            max_timestamp_offset_delta: summary.max_timestamp_offset_delta,
         });
     }
     if validated.is_empty() || !batches.remaining().is_empty() {
@@ -90,6 +94,17 @@ mod tests {
         let validated = validate_records(&Bytes::from(records), LIMIT, LIMIT).unwrap();
         let counts: Vec<_> = validated.iter().map(|b| b.offset_count).collect();
         assert_eq!(counts, vec![2, 1]);
+    }
+
+    #[test]
+    fn the_first_record_with_the_largest_timestamp_is_reported() {
+        let mut builder = BatchBuilder::new(Compression::None, LIMIT);
+        for timestamp in [5, 9, 9, 2] {
+            assert!(builder.append(timestamp, None, Some(b"v"), &[]));
+        }
+        let records = builder.build().unwrap();
+        let validated = validate_records(&records, LIMIT, LIMIT).unwrap();
+        assert_eq!(validated[0].max_timestamp_offset_delta, 1);
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use header::{
     encode_request_frame, encode_response,
 };
 pub use record_batch::{
-    BatchBuilder, BatchError, BatchHeaderMut, BatchSummary, CodecContext, Compression, Header,
-    HeaderIter, HeaderRef, RECORD_BATCH_OVERHEAD, Record, RecordBatchView, RecordBatches,
-    RecordHeaders, RecordIter, TimestampType, UnknownCompressionName,
+    BatchBuilder, BatchError, BatchHeaderMut, BatchSummary, CheckedRecords, CodecContext,
+    Compression, Header, HeaderIter, HeaderRef, RECORD_BATCH_OVERHEAD, Record, RecordBatchView,
+    RecordBatches, RecordHeaders, RecordIter, TimestampType, UnknownCompressionName,
 };

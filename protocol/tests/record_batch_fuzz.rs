@@ -5,7 +5,7 @@ mod support;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use sluice_protocol::{RecordBatchView, RecordBatches};
+use sluice_protocol::{CheckedRecords, RecordBatchView, RecordBatches};
 use support::{ALL_CODECS, valid_batch};
 
 /// A small limit keeps mutated "compressed" sizes cheap.
@@ -30,20 +30,30 @@ fn exercise(buf: Bytes) {
 }
 
 /// What `check_remaining` must agree with: reading every record and
-/// checking that offset deltas run 0, 1, 2, ...; the count when all is well.
-fn reads_cleanly(batch: &RecordBatchView) -> Option<u32> {
+/// checking that offset deltas run 0, 1, 2, ...; when all is well, the count
+/// and the index of the first record with the largest timestamp.
+fn reads_cleanly(batch: &RecordBatchView) -> Option<CheckedRecords> {
     let mut count = 0u32;
+    let mut max = (i64::MIN, 0);
     for record in batch.records(LIMIT).ok()? {
         let record = record.ok()?;
         if record.offset_delta != i64::from(count) {
             return None;
         }
+        // Compared by delta, as a log indexes them (the create time wraps).
+        let delta = record.timestamp.wrapping_sub(batch.base_timestamp());
+        if delta > max.0 {
+            max = (delta, count);
+        }
         count += 1;
     }
-    Some(count)
+    Some(CheckedRecords {
+        count,
+        max_timestamp_index: max.1,
+    })
 }
 
-fn checks_cleanly(batch: &RecordBatchView) -> Option<u32> {
+fn checks_cleanly(batch: &RecordBatchView) -> Option<CheckedRecords> {
     batch.records(LIMIT).ok()?.check_remaining().ok()
 }
 

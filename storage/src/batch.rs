@@ -178,16 +178,10 @@ pub(crate) fn compute_crc(batch: &[u8]) -> u32 {
 /// Full validation of the batch at `buf[position..]`: frame, CRC-32C, record
 /// count, and dense offset deltas (walking the records when uncompressed).
 pub(crate) fn check_batch(buf: &[u8], position: usize) -> Result<CheckedBatch, Defect> {
-    let header = check_frame(buf, position)?;
+    let header = check_counted_frame(buf, position)?;
     let batch = &buf[position..position + header.size()];
     if compute_crc(batch) != header.crc {
         return Err(Defect::BadCrc);
-    }
-    if header.record_count <= 0 {
-        return Err(Defect::NoRecords);
-    }
-    if header.last_offset_delta != header.record_count - 1 {
-        return Err(Defect::BadOffsetDeltas);
     }
     let max_timestamp_delta = if header.is_compressed() {
         header.last_offset_delta
@@ -201,16 +195,79 @@ pub(crate) fn check_batch(buf: &[u8], position: usize) -> Result<CheckedBatch, D
     })
 }
 
+/// The frame checks plus a positive record count whose last offset delta is
+/// `recordCount - 1`: everything about a batch that its header alone shows.
+fn check_counted_frame(buf: &[u8], position: usize) -> Result<BatchHeader, Defect> {
+    let header = check_frame(buf, position)?;
+    if header.record_count <= 0 {
+        return Err(Defect::NoRecords);
+    }
+    if header.last_offset_delta != header.record_count - 1 {
+        return Err(Defect::BadOffsetDeltas);
+    }
+    Ok(header)
+}
+
 /// Validates every batch in `buf`, which must be whole batches back to back.
 pub(crate) fn check_all(buf: &[u8]) -> Result<Vec<CheckedBatch>, (usize, Defect)> {
+    check_each(buf, |position, _| check_batch(buf, position))
+}
+
+/// Checks the headers of batches the caller has verified itself (CRC-32C
+/// and every record), taking the max-timestamp offset delta of each
+/// uncompressed batch from `verified`, in order. The frames are still
+/// checked, so the log's structure holds whatever the caller says; a count
+/// of batches that disagrees with `verified` is malformed input.
+pub(crate) fn check_verified(
+    buf: &[u8],
+    verified: &[VerifiedBatch],
+) -> Result<Vec<CheckedBatch>, (usize, Defect)> {
+    let checked = check_each(buf, |position, index| {
+        let header = check_counted_frame(buf, position)?;
+        let facts = verified.get(index).ok_or(Defect::MalformedRecords)?;
+        let max_timestamp_delta = if header.is_compressed() {
+            header.last_offset_delta
+        } else {
+            facts
+                .max_timestamp_offset_delta
+                .clamp(0, header.last_offset_delta)
+        };
+        Ok(CheckedBatch {
+            position,
+            header,
+            max_timestamp_delta,
+        })
+    })?;
+    if checked.len() != verified.len() {
+        return Err((buf.len(), Defect::MalformedRecords));
+    }
+    Ok(checked)
+}
+
+/// Runs `check(position, index)` on each batch of `buf` in turn.
+fn check_each(
+    buf: &[u8],
+    mut check: impl FnMut(usize, usize) -> Result<CheckedBatch, Defect>,
+) -> Result<Vec<CheckedBatch>, (usize, Defect)> {
     let mut checked = Vec::new();
     let mut position = 0;
     while position < buf.len() {
-        let batch = check_batch(buf, position).map_err(|d| (position, d))?;
+        let batch = check(position, checked.len()).map_err(|d| (position, d))?;
         position += batch.header.size();
         checked.push(batch);
     }
     Ok(checked)
+}
+
+/// What a caller that validated a batch in full (CRC-32C, every record's
+/// encoding, dense offset deltas) tells the log about it, so that a leader
+/// append does not walk the records a second time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedBatch {
+    /// Offset delta of the first record with the batch's largest timestamp
+    /// delta (used for uncompressed batches; a compressed batch is indexed
+    /// at its last offset, as on every other path).
+    pub max_timestamp_offset_delta: i32,
 }
 
 /// Writes the leader-assigned base offset and leader epoch into a batch header.

@@ -130,6 +130,7 @@ mod retention;
 mod segment;
 pub mod testing;
 
+pub use batch::VerifiedBatch;
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use disk_space::{DiskSpace, disk_space};
 pub use error::{ConfigError, StorageError};

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use crate::batch::{self, CheckedBatch};
+use crate::batch::{self, CheckedBatch, VerifiedBatch};
 use crate::checkpoint::{CLEAN_SHUTDOWN_FILE, PartitionCheckpoint, sync_dir, write_checked};
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, StorageError};
@@ -166,13 +166,22 @@ impl Log {
 
     /// Validates every batch of a produce request before anything is written.
     fn validate(&self, batches: &[u8]) -> Result<Vec<CheckedBatch>, StorageError> {
+        self.validate_with(batches, batch::check_all)
+    }
+
+    /// Validates with `check`, then the limits every append obeys.
+    fn validate_with(
+        &self,
+        batches: &[u8],
+        check: impl FnOnce(&[u8]) -> Result<Vec<CheckedBatch>, (usize, batch::Defect)>,
+    ) -> Result<Vec<CheckedBatch>, StorageError> {
         if batches.is_empty() {
             return Err(StorageError::InvalidRecord {
                 position: 0,
                 reason: "no record batch given",
             });
         }
-        let checked = batch::check_all(batches).map_err(|(position, defect)| {
+        let checked = check(batches).map_err(|(position, defect)| {
             if defect.is_corruption() {
                 StorageError::CorruptBatch {
                     position,
@@ -220,7 +229,37 @@ impl Log {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
-        let mut checked = self.validate(batches)?;
+        let checked = self.validate(batches)?;
+        self.append_checked(batches, checked, leader_epoch, now_ms)
+    }
+
+    /// [`Log::append`] for batches the caller has already validated in full
+    /// (CRC-32C, every record, dense offset deltas), as a broker does before
+    /// it looks at producer sequences: the log checks only what each header
+    /// shows (framing, record count, the limits), so a produce's records are
+    /// walked once. `verified` holds one entry per batch, in order.
+    ///
+    /// # Errors
+    /// As [`Log::append`]; a `verified` that does not match the batches is
+    /// `CorruptBatch`.
+    pub fn append_verified(
+        &mut self,
+        batches: &mut [u8],
+        verified: &[VerifiedBatch],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let checked = self.validate_with(batches, |buf| batch::check_verified(buf, verified))?;
+        self.append_checked(batches, checked, leader_epoch, now_ms)
+    }
+
+    fn append_checked(
+        &mut self,
+        batches: &mut [u8],
+        mut checked: Vec<CheckedBatch>,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
         let log_append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
         let mut next_offset = self.log_end_offset();
         for batch in &mut checked {

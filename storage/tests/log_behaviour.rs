@@ -9,6 +9,7 @@ use sluice_storage::testing::{
 };
 use sluice_storage::{
     FetchSlice, Log, LogConfig, LogManager, PartitionMetadata, StorageError, TimestampType,
+    VerifiedBatch,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -310,6 +311,63 @@ fn max_timestamp_reports_the_record_holding_it() -> TestResult {
     append_batches(&mut log, 40, 3)?;
     let max = log.max_timestamp()?.ok_or("empty")?;
     assert_eq!((max.timestamp, max.offset), (1_392, 119));
+    Ok(())
+}
+
+#[test]
+fn a_verified_append_writes_what_a_checked_append_writes() -> TestResult {
+    let (checked_dir, verified_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let mut checked = Log::open(checked_dir.path(), small_config())?;
+    let mut verified = Log::open(verified_dir.path(), small_config())?;
+    let mut batches = batch_bytes(0, 3, 1_000);
+    batches.extend(batch_bytes(0, 2, 2_000));
+    let mut copy = batches.clone();
+    let facts = [VerifiedBatch {
+        max_timestamp_offset_delta: 2,
+    }; 2];
+    let a = checked.append(&mut batches, 3, 100)?;
+    let b = verified.append_verified(&mut copy, &facts, 3, 100)?;
+    assert_eq!(a, b);
+    assert_eq!(batches, copy, "the same offsets and epoch are patched in");
+    assert_eq!(read_all_offsets(&verified)?, vec![(0, 2), (3, 4)]);
+    // Told delta 2 for the two-record batch, the log clamps it to that
+    // batch's last record (offset 4), which the full check finds too.
+    let max = verified.max_timestamp()?.ok_or("empty")?;
+    assert_eq!((max.timestamp, max.offset), (2_001, 4));
+    assert_eq!(checked.max_timestamp()?, Some(max));
+    Ok(())
+}
+
+#[test]
+fn a_verified_append_takes_the_callers_max_timestamp_record() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut log = Log::open(dir.path(), small_config())?;
+    let facts = [VerifiedBatch {
+        max_timestamp_offset_delta: 1,
+    }];
+    log.append_verified(&mut batch_bytes(0, 3, 1_000), &facts, 0, 100)?;
+    assert_eq!(log.max_timestamp()?.map(|t| t.offset), Some(1));
+    Ok(())
+}
+
+#[test]
+fn a_verified_append_still_refuses_broken_frames_and_miscounts() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut log = Log::open(dir.path(), small_config())?;
+    let one = [VerifiedBatch {
+        max_timestamp_offset_delta: 0,
+    }];
+    let mut truncated = batch_bytes(0, 3, 1_000);
+    truncated.pop();
+    let refused = log.append_verified(&mut truncated, &one, 0, 100);
+    assert!(matches!(refused, Err(StorageError::CorruptBatch { .. })));
+    let mut two = batch_bytes(0, 1, 1_000);
+    two.extend(batch_bytes(0, 1, 1_000));
+    let refused = log.append_verified(&mut two, &one, 0, 100);
+    assert!(matches!(refused, Err(StorageError::CorruptBatch { .. })));
+    let refused = log.append_verified(&mut batch_bytes(0, 1, 1_000), &[one[0]; 2], 0, 100);
+    assert!(matches!(refused, Err(StorageError::CorruptBatch { .. })));
+    assert_eq!(log.log_end_offset(), 0, "nothing was written");
     Ok(())
 }
 

@@ -22,7 +22,7 @@ pub use batches::RecordBatches;
 pub use builder::{BatchBuilder, HeaderRef};
 pub use compression::{CodecContext, Compression, UnknownCompressionName};
 pub use error::BatchError;
-pub use records::{Header, HeaderIter, Record, RecordHeaders, RecordIter};
+pub use records::{CheckedRecords, Header, HeaderIter, Record, RecordHeaders, RecordIter};
 pub use view::{BatchHeaderMut, BatchSummary, RecordBatchView, TimestampType};
 
 /// Size of a RecordBatch v2 header; the records start at this offset.

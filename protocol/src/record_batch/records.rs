@@ -118,6 +118,17 @@ impl Iterator for HeaderIter<'_> {
     }
 }
 
+/// What [`RecordIter::check_remaining`] learned walking the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedRecords {
+    /// Records walked.
+    pub count: u32,
+    /// Index (from the first record walked) of the first record with the
+    /// largest timestamp: what a log indexes as the batch's max-timestamp
+    /// offset. 0 when no record was walked.
+    pub max_timestamp_index: u32,
+}
+
 /// Iterator over the records of one batch, yielding errors for malformed
 /// records. It stops after the first error.
 #[derive(Debug)]
@@ -161,12 +172,14 @@ impl RecordIter {
     /// framing, the declared count and that offset deltas run 0, 1, 2, ...,
     /// without slicing out keys, values or headers (a broker validating a
     /// produce needs no record, only the proof that each one decodes).
-    /// Returns the number of records walked.
     ///
     /// # Errors
     /// The first malformed record, or a count that disagrees with the bytes.
-    pub fn check_remaining(mut self) -> Result<u32, BatchError> {
-        while let Some(offset_delta) = self.step(|_, cursor| skip_record(cursor))? {
+    pub fn check_remaining(mut self) -> Result<CheckedRecords, BatchError> {
+        let mut max_timestamp_delta = (i64::MIN, 0);
+        while let Some((offset_delta, timestamp_delta)) =
+            self.step(|_, cursor| skip_record(cursor))?
+        {
             let index = self.index - 1;
             if offset_delta != i64::from(index) {
                 return Err(BatchError::InvalidRecord {
@@ -174,8 +187,14 @@ impl RecordIter {
                     reason: "offset deltas are not consecutive from 0",
                 });
             }
+            if timestamp_delta > max_timestamp_delta.0 {
+                max_timestamp_delta = (timestamp_delta, index);
+            }
         }
-        Ok(self.index)
+        Ok(CheckedRecords {
+            count: self.index,
+            max_timestamp_index: max_timestamp_delta.1,
+        })
     }
 
     fn next_record(&mut self) -> Result<Option<Record>, BatchError> {
@@ -259,10 +278,11 @@ impl Iterator for RecordIter {
 
 /// Skips one record at `cursor` with the checks of [`RecordIter`]'s
 /// reading; returns its offset delta.
-fn skip_record(cursor: &mut Cursor<'_>) -> Result<i64, &'static str> {
+/// Skips one record; its offset delta and timestamp delta.
+fn skip_record(cursor: &mut Cursor<'_>) -> Result<(i64, i64), &'static str> {
     let mut body = record_body(cursor)?;
     body.skip(1)?; // record attributes
-    body.varlong()?; // timestamp delta
+    let timestamp_delta = body.varlong()?;
     let offset_delta = i64::from(body.varint()?);
     body.skip_nullable_bytes()?; // key
     body.skip_nullable_bytes()?; // value
@@ -275,7 +295,7 @@ fn skip_record(cursor: &mut Cursor<'_>) -> Result<i64, &'static str> {
         body.skip_nullable_bytes()?;
     }
     finish_record(cursor, &body)?;
-    Ok(offset_delta)
+    Ok((offset_delta, timestamp_delta))
 }
 
 /// Reads a record's length prefix at `cursor`; a cursor over its body.

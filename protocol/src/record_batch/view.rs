@@ -38,6 +38,9 @@ pub struct BatchSummary {
     pub record_count: u32,
     /// Size of the records section after decompression.
     pub uncompressed_records_bytes: usize,
+    /// Offset delta of the first record carrying the batch's largest
+    /// timestamp (the record a log indexes for the batch's max timestamp).
+    pub max_timestamp_offset_delta: i32,
 }
 
 impl RecordBatchView {
@@ -285,7 +288,8 @@ impl RecordBatchView {
         self.verify_crc()?;
         let records = self.records(max_decompressed_bytes)?;
         let uncompressed_records_bytes = records.remaining_bytes();
-        let record_count = records.check_remaining()?;
+        let checked = records.check_remaining()?;
+        let record_count = checked.count;
         if record_count > 0 && i64::from(self.last_offset_delta()) != i64::from(record_count) - 1 {
             return Err(BatchError::RecordCountMismatch {
                 declared: self.record_count(),
@@ -295,6 +299,8 @@ impl RecordBatchView {
         Ok(BatchSummary {
             record_count,
             uncompressed_records_bytes,
+            // Offset deltas were checked to run 0, 1, ... up to an i32.
+            max_timestamp_offset_delta: checked.max_timestamp_index as i32,
         })
     }
 
