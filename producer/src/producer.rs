@@ -344,18 +344,8 @@ impl Producer {
         if !self.try_reserve_now(size) {
             return Ok(Some(completion));
         }
-        let slot = state.accumulator.topic_slot(&record.topic);
-        let wake = self.append_locked(
-            &mut state,
-            TopicPlace {
-                slot,
-                partition_count,
-            },
-            record,
-            timestamp,
-            size,
-            completion,
-        );
+        let place = TopicPlace::of(&mut state, &record.topic, partition_count);
+        let wake = self.append_locked(&mut state, place, record, timestamp, size, completion);
         drop(state);
         self.finish_append(wake, size)?;
         Ok(None)
@@ -426,18 +416,8 @@ impl Producer {
         let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let wake = {
             let mut state = self.shared.lock();
-            let slot = state.accumulator.topic_slot(&record.topic);
-            self.append_locked(
-                &mut state,
-                TopicPlace {
-                    slot,
-                    partition_count,
-                },
-                record,
-                timestamp,
-                size,
-                completion,
-            )
+            let place = TopicPlace::of(&mut state, &record.topic, partition_count);
+            self.append_locked(&mut state, place, record, timestamp, size, completion)
         };
         self.finish_append(wake, size)
     }
@@ -641,6 +621,16 @@ impl Drop for WaitingAppend {
 struct TopicPlace {
     slot: TopicSlot,
     partition_count: usize,
+}
+
+impl TopicPlace {
+    /// `topic`'s place, its slot looked up (or made) in the accumulator.
+    fn of(state: &mut State, topic: &str, partition_count: usize) -> TopicPlace {
+        TopicPlace {
+            slot: state.accumulator.topic_slot(topic),
+            partition_count,
+        }
+    }
 }
 
 /// Whether the record names a partition past the topic's known
