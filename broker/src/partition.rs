@@ -129,6 +129,14 @@ impl Partition {
         batches: &[ValidatedBatch],
         now_ms: i64,
     ) -> Result<AppendOutcome, ErrorCode> {
+        // `validate_records` checked every record and CRC: the log checks
+        // only the headers.
+        let verified: Vec<VerifiedBatch> = batches
+            .iter()
+            .map(|batch| VerifiedBatch {
+                max_timestamp_offset_delta: batch.max_timestamp_offset_delta,
+            })
+            .collect();
         self.with_state(|state| {
             for sequence in batches.iter().filter_map(|b| b.sequence.as_ref()) {
                 match state.producers.check(sequence) {
@@ -143,14 +151,6 @@ impl Partition {
                     SequenceCheck::Reject(code) => return Err(code),
                 }
             }
-            // `validate_records` checked every record and CRC: the log
-            // checks only the headers.
-            let verified: Vec<VerifiedBatch> = batches
-                .iter()
-                .map(|batch| VerifiedBatch {
-                    max_timestamp_offset_delta: batch.max_timestamp_offset_delta,
-                })
-                .collect();
             let mut buffer = BytesMut::from(&records[..]);
             let info = state
                 .log

@@ -176,7 +176,8 @@ impl RecordIter {
     /// # Errors
     /// The first malformed record, or a count that disagrees with the bytes.
     pub fn check_remaining(mut self) -> Result<CheckedRecords, BatchError> {
-        let mut max_timestamp_delta = (i64::MIN, 0);
+        // The largest timestamp delta so far and the index of its first record.
+        let mut first_max = (i64::MIN, 0);
         while let Some((offset_delta, timestamp_delta)) =
             self.step(|_, cursor| skip_record(cursor))?
         {
@@ -187,13 +188,13 @@ impl RecordIter {
                     reason: "offset deltas are not consecutive from 0",
                 });
             }
-            if timestamp_delta > max_timestamp_delta.0 {
-                max_timestamp_delta = (timestamp_delta, index);
+            if timestamp_delta > first_max.0 {
+                first_max = (timestamp_delta, index);
             }
         }
         Ok(CheckedRecords {
             count: self.index,
-            max_timestamp_index: max_timestamp_delta.1,
+            max_timestamp_index: first_max.1,
         })
     }
 
@@ -277,8 +278,7 @@ impl Iterator for RecordIter {
 }
 
 /// Skips one record at `cursor` with the checks of [`RecordIter`]'s
-/// reading; returns its offset delta.
-/// Skips one record; its offset delta and timestamp delta.
+/// reading; returns its offset delta and timestamp delta.
 fn skip_record(cursor: &mut Cursor<'_>) -> Result<(i64, i64), &'static str> {
     let mut body = record_body(cursor)?;
     body.skip(1)?; // record attributes

@@ -41,12 +41,9 @@ pub(crate) fn varint_len(value: i32) -> usize {
 
 /// Appends `value` as a varlong.
 pub(crate) fn put_varlong(buf: &mut impl BufMut, value: i64) {
-    let mut rest = zigzag_encode(value);
-    while rest >= 0x80 {
-        buf.put_u8((rest as u8) | 0x80);
-        rest >>= 7;
-    }
-    buf.put_u8(rest as u8);
+    let mut encoded = Scratch::<MAX_VARLONG_LEN>::new();
+    encoded.varlong(value);
+    buf.put_slice(encoded.as_slice());
 }
 
 /// Appends `value` as a varint.
@@ -159,17 +156,17 @@ mod tests {
     }
 
     #[test]
-    fn scratch_encodes_as_put_does() {
-        let values = [0, -1, 300, i64::MIN, i64::MAX];
-        let mut scratch = Scratch::<{ 5 * MAX_VARLONG_LEN + 1 }>::new();
-        let mut expected = Vec::new();
-        for value in values {
-            scratch.varlong(value);
-            put_varlong(&mut expected, value);
-        }
+    fn scratch_concatenates_varints_and_bytes() {
+        let mut scratch = Scratch::<{ 3 * MAX_VARLONG_LEN + 1 }>::new();
+        scratch.varlong(0);
+        scratch.varint(-1);
+        // 300 zigzags to 600: 0b100_1011000 -> 0xd8 0x04.
+        scratch.varlong(300);
         scratch.byte(7);
-        expected.push(7);
-        assert_eq!(scratch.as_slice(), expected.as_slice());
+        assert_eq!(scratch.as_slice(), [0x00, 0x01, 0xd8, 0x04, 0x07]);
+        let mut longest = Scratch::<MAX_VARLONG_LEN>::new();
+        longest.varlong(i64::MIN);
+        assert_eq!(read_varlong(longest.as_slice()), Ok((i64::MIN, 10)));
     }
 
     #[test]
