@@ -232,7 +232,7 @@ impl<C> Accumulator<C> {
                 .or(queue.closed.back())
                 .map_or(0, ProducerBatch::record_count)
         };
-        self.close_open_at(slot, partition);
+        self.close_open(slot, partition);
         // The clock is read only here: most records join an open batch.
         let mut batch = self.new_batch(slot, partition, now_ms(), settings);
         batch.pending.reserve_exact(records_hint);
@@ -318,11 +318,11 @@ impl<C> Accumulator<C> {
             .open
             .as_ref()
             .is_some_and(|batch| settings.is_full(batch));
-        full && self.close_open_at(slot, partition)
+        full && self.close_open(slot, partition)
     }
 
     /// Moves the open batch to the send queue; whether there was one.
-    fn close_open_at(&mut self, slot: TopicSlot, partition: i32) -> bool {
+    fn close_open(&mut self, slot: TopicSlot, partition: i32) -> bool {
         let queue = self.queue_at(slot, partition);
         match queue.open.take() {
             Some(batch) => {
