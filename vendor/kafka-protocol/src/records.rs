@@ -514,7 +514,11 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        records.reserve(batch_decode_info.record_count as usize);
+        // SLUICE PATCH: the record count is checked against the bytes left
+        // before anything is reserved for it (see SLUICE-PATCH.md).
+        let record_count = batch_decode_info.record_count as usize;
+        types::ensure_count_fits(buf, record_count, "Record count")?;
+        records.reserve(types::bounded_capacity::<Record>(record_count));
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
@@ -893,7 +897,11 @@ impl Record {
         }
         let num_headers = num_headers as usize;
 
-        let mut headers = IndexMap::with_capacity(num_headers);
+        // SLUICE PATCH: the header count is checked against the bytes left
+        // before anything is reserved for it (see SLUICE-PATCH.md).
+        types::ensure_count_fits(buf, num_headers, "Record header count")?;
+        let mut headers =
+            IndexMap::with_capacity(types::bounded_capacity::<(StrBytes, Option<Bytes>)>(num_headers));
         for _ in 0..num_headers {
             // Key len
             let key_len: i32 = types::VarInt.decode(buf)?;

@@ -10,6 +10,33 @@ use anyhow::{bail, Result};
 use std::convert::TryFrom;
 use std::string::String as StdString;
 
+// SLUICE PATCH (bounded decoding, see SLUICE-PATCH.md): a count or length
+// read from the wire is checked against the bytes left in the buffer before
+// anything is allocated for it, as Apache Kafka's generated readers do.
+
+/// The most bytes a decoder reserves up front for a collection whose element
+/// count came from the wire; past this the collection grows as elements are
+/// actually decoded, so memory follows the bytes received, not the claim.
+const MAX_PREALLOCATED_BYTES: usize = 64 * 1024;
+
+/// Fails the decode when `count` (elements or bytes claimed by the wire) is
+/// larger than the bytes left in `buf`: every element of a valid message takes
+/// at least one byte, so such a count can only come from a corrupt or hostile
+/// message.
+pub(crate) fn ensure_count_fits<B: ByteBuf>(buf: &B, count: usize, what: &str) -> Result<()> {
+    let remaining = buf.remaining();
+    if count > remaining {
+        bail!("{what} claims {count} entries but only {remaining} bytes remain");
+    }
+    Ok(())
+}
+
+/// The capacity to reserve for `count` elements of `T` (already checked with
+/// [`ensure_count_fits`]): `count`, capped at [`MAX_PREALLOCATED_BYTES`] worth.
+pub(crate) fn bounded_capacity<T>(count: usize) -> usize {
+    count.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1))
+}
+
 macro_rules! define_copy_impl {
     ($e:ident, $t:ty) => (
         impl Encoder<$t> for $e {
@@ -359,6 +386,7 @@ impl Decoder<Option<StdString>> for String {
         match Int16.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
+                ensure_count_fits(buf, n as usize, "String length")?;
                 let mut strbuf = vec![0; n as usize];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
@@ -511,6 +539,7 @@ impl Decoder<Option<StdString>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
+                ensure_count_fits(buf, (n - 1) as usize, "CompactString length")?;
                 let mut strbuf = vec![0; (n - 1) as usize];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
@@ -655,6 +684,7 @@ impl Decoder<Option<Vec<u8>>> for Bytes {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
+                ensure_count_fits(buf, n as usize, "Bytes length")?;
                 let mut data = vec![0; n as usize];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
@@ -804,6 +834,7 @@ impl Decoder<Option<Vec<u8>>> for CompactBytes {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
+                ensure_count_fits(buf, (n - 1) as usize, "CompactBytes length")?;
                 let mut data = vec![0; (n - 1) as usize];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
@@ -985,7 +1016,8 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut result = Vec::with_capacity(n as usize);
+                ensure_count_fits(buf, n as usize, "Array length")?;
+                let mut result = Vec::with_capacity(bounded_capacity::<T>(n as usize));
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1093,7 +1125,8 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut result = Vec::with_capacity((n - 1) as usize);
+                ensure_count_fits(buf, (n - 1) as usize, "CompactArray length")?;
+                let mut result = Vec::with_capacity(bounded_capacity::<T>((n - 1) as usize));
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
