@@ -8,8 +8,11 @@
 //! the broker's decode path (`decode_request_frame`, the version check, then
 //! `decode_body` with the API's message type); it must give a value or an
 //! error, and a counting global allocator checks that no single allocation
-//! grew past [`MAX_SINGLE_ALLOCATION_BYTES`]. Before the vendored patch a
-//! 15-byte Metadata body asked for 154 GB and aborted the process.
+//! grew past [`MAX_SINGLE_ALLOCATION_BYTES`]. The consumer protocol's
+//! subscription and assignment, which travel inside JoinGroup and SyncGroup
+//! and which the broker decodes too, get the same treatment. Before the
+//! vendored patch a 15-byte Metadata body asked for 154 GB and aborted the
+//! process.
 
 mod allocation;
 
@@ -544,4 +547,82 @@ fn huge_first_array(api_key: ApiKey, version: i16) -> Bytes {
     bytes.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
     bytes.extend_from_slice(&[0u8; 15]);
     Bytes::from(bytes)
+}
+
+/// Every version of the consumer protocol's embedded subscription (which the
+/// broker decodes from JoinGroup metadata) and assignment, with non-empty
+/// arrays and bytes.
+fn embedded_consumer_protocol() -> Vec<(&'static str, i16, Bytes)> {
+    let mut out = Vec::new();
+    for version in 0..=3 {
+        let mut subscription = ConsumerProtocolSubscription::default()
+            .with_topics(vec![s("events"), s("audit")])
+            .with_user_data(Some(Bytes::from_static(b"user data")));
+        if version >= 1 {
+            subscription = subscription.with_owned_partitions(vec![
+                consumer_protocol_subscription::TopicPartition::default()
+                    .with_topic(topic("events"))
+                    .with_partitions(vec![0, 1]),
+            ]);
+        }
+        if version >= 2 {
+            subscription = subscription.with_generation_id(3);
+        }
+        if version >= 3 {
+            subscription = subscription.with_rack_id(Some(s("rack-a")));
+        }
+        let assignment = ConsumerProtocolAssignment::default()
+            .with_assigned_partitions(vec![
+                consumer_protocol_assignment::TopicPartition::default()
+                    .with_topic(topic("events"))
+                    .with_partitions(vec![0, 1]),
+            ])
+            .with_user_data(Some(Bytes::from_static(b"user data")));
+        for (what, encoded) in [
+            ("subscription", encode_embedded(&subscription, version)),
+            ("assignment", encode_embedded(&assignment, version)),
+        ] {
+            out.push((what, version, encoded));
+        }
+    }
+    out
+}
+
+fn encode_embedded<M: Encodable>(message: &M, version: i16) -> Bytes {
+    let mut buf = BytesMut::new();
+    if let Err(error) = message.encode(&mut buf, version) {
+        panic!("embedded v{version} does not encode: {error}");
+    }
+    buf.freeze()
+}
+
+fn decode_embedded(what: &str, version: i16, mut bytes: Bytes) -> bool {
+    use kafka_protocol::protocol::Decodable;
+    match what {
+        "subscription" => ConsumerProtocolSubscription::decode(&mut bytes, version).is_ok(),
+        _ => ConsumerProtocolAssignment::decode(&mut bytes, version).is_ok(),
+    }
+}
+
+#[test]
+fn huge_counts_in_the_embedded_consumer_protocol_are_refused_without_a_big_allocation() {
+    for (what, version, encoded) in embedded_consumer_protocol() {
+        assert!(
+            decode_embedded(what, version, encoded.clone()),
+            "{what} v{version}"
+        );
+        for offset in 0..encoded.len() {
+            for huge in HUGE_COUNTS {
+                let mut mutated = encoded.to_vec();
+                let end = (offset + huge.len()).min(mutated.len());
+                mutated[offset..end].copy_from_slice(&huge[..end - offset]);
+                let mutated = Bytes::from(mutated);
+                let (_, largest) = largest_allocation(|| decode_embedded(what, version, mutated));
+                assert!(
+                    largest < MAX_SINGLE_ALLOCATION_BYTES,
+                    "{what} v{version} with {huge:02x?} at offset {offset}: {largest} bytes"
+                );
+            }
+        }
+    }
 }
