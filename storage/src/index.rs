@@ -488,6 +488,30 @@ mod tests {
     }
 
     #[test]
+    fn new_index_starts_at_a_page_and_doubles_up_to_its_step() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
+        let path = dir.path().join("d.index");
+        let file = IndexFile::open_writable(&path, OFFSET_ENTRY_BYTES, 0, 1 << 20, 16 * 1024)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let mut index = OffsetIndex(file);
+        let mut sizes = vec![file_len(&path)];
+        for i in 0..7_000 {
+            reserve(&mut index, 1);
+            index.push(i, i);
+            if sizes.last() != Some(&file_len(&path)) {
+                sizes.push(file_len(&path));
+            }
+        }
+        assert_eq!(
+            sizes,
+            [4096, 8192, 16_384, 32_768, 49_152, 65_536],
+            "a page, doubling while below the 16 KiB step, then whole steps"
+        );
+        assert_eq!(index.lookup(6_999), 6_999);
+    }
+
+    #[test]
     fn growth_stops_at_segment_index_bytes() {
         let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
         let path = dir.path().join("w.index");
