@@ -82,16 +82,16 @@ fn check_room(
     })
 }
 
-/// Shortest time between two warnings about refused partitions, so a client
-/// that keeps asking (auto-creation by Metadata) cannot flood the log.
+/// Shortest time between two warnings about the free-space check, so a
+/// client that keeps asking (auto-creation by Metadata) cannot flood the log.
 const REFUSAL_WARNING_INTERVAL_MS: i64 = 10_000;
 
-/// When the last refusal warning was logged (ms since the epoch).
+/// When the last such warning was logged (ms since the epoch).
 static LAST_REFUSAL_WARNING_MS: AtomicI64 = AtomicI64::new(i64::MIN);
 
-/// Logs `message` as a warning unless one was logged less than
+/// Logs `what: detail` as a warning unless one was logged less than
 /// [`REFUSAL_WARNING_INTERVAL_MS`] ago.
-fn warn_rate_limited(topic: &str, message: &dyn std::fmt::Display) {
+fn warn_rate_limited(topic: &str, what: &str, detail: &dyn std::fmt::Display) {
     let now = now_ms();
     let last = LAST_REFUSAL_WARNING_MS.load(Ordering::Relaxed);
     let due = last == i64::MIN || now.saturating_sub(last) >= REFUSAL_WARNING_INTERVAL_MS;
@@ -100,7 +100,7 @@ fn warn_rate_limited(topic: &str, message: &dyn std::fmt::Display) {
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        warn!(topic, "refused: {message}");
+        warn!(topic, "{what}: {detail}");
     }
 }
 
@@ -235,7 +235,7 @@ impl Broker {
         let log_config = self.log_config_for(configs)?;
         self.check_room_for_partitions(partitions, &log_config)
             .map_err(|refusal| {
-                warn_rate_limited(name, &refusal);
+                warn_rate_limited(name, "refused", &refusal);
                 CreationRefusal::NoRoom(refusal)
             })
     }
@@ -257,7 +257,8 @@ impl Broker {
         let usable_bytes = match disk_space(data_dir) {
             Ok(space) => space.usable_bytes,
             Err(error) => {
-                warn_rate_limited("", &error);
+                let what = "cannot read the data directory's free space; creating unchecked";
+                warn_rate_limited("", what, &error);
                 return Ok(());
             }
         };
@@ -341,7 +342,7 @@ impl Broker {
         let log_config = self.log_config_for(&topic.configs)?;
         self.check_room_for_partitions(count - topic.partitions, &log_config)
             .map_err(|refusal| {
-                warn_rate_limited(name, &refusal);
+                warn_rate_limited(name, "refused", &refusal);
                 CreationRefusal::NoRoom(refusal)
             })?;
         Ok(topic)
