@@ -16,6 +16,8 @@ use cli_support::{
 
 /// How long a consumer may take to join its group.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a deleted topic's offsets may take to leave a group.
+const DELETED_OFFSETS_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a consumer may take to commit, leave and exit after SIGTERM.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -303,6 +305,40 @@ fn sigterm_commits_the_records_consume_printed() {
     let status = wait_bounded(&mut member.0, EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(0), "{status}");
     assert_eq!(committed_per_partition(&broker, &group), ["3"]);
+}
+
+#[test]
+fn describe_no_longer_lists_a_deleted_topic() {
+    let broker = TestBroker::start();
+    let (deleted, group) = topic_and_group(&broker, "1");
+    let kept = unique("kept-topic");
+    broker.sluice_ok(&["topic", "create", &kept, "--partitions", "1"]);
+    broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &kept,
+        "--to-earliest",
+        "--execute",
+    ]);
+    broker.sluice_ok(&["topic", "delete", &deleted]);
+    // Kafka drops the offsets shortly after the deletion, and a describe
+    // in between may wait for its ListOffsets of the deleted topic to time
+    // out: longer than `sluice_until` waits.
+    let deadline = Instant::now() + DELETED_OFFSETS_TIMEOUT;
+    let described = loop {
+        let described = broker.sluice_ok(&["group", "describe", &group]);
+        if !described.contains(&deleted) || Instant::now() >= deadline {
+            break described;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let topics: Vec<String> = rows(&described)
+        .into_iter()
+        .filter_map(|row| row.get(1).cloned())
+        .collect();
+    assert_eq!(topics, [kept]);
 }
 
 #[test]

@@ -223,9 +223,16 @@ fn group_consumption_commits_only_printed_records() {
     assert_eq!(rest, ["3", "4", "5"]);
 }
 
+/// A Sluice broker with its defaults, `auto.create.topics.enable` on
+/// among them, whatever the environment asks for: `scripts/kafka.sh`
+/// turns auto-creation off on Kafka, as the compat suite expects.
+fn broker_with_default_auto_creation() -> TestBroker {
+    TestBroker::start_sluice_with_config("")
+}
+
 #[test]
 fn producing_to_a_new_topic_creates_it() {
-    let broker = TestBroker::start();
+    let broker = broker_with_default_auto_creation();
     let topic = unique("created-by-produce");
     produce(&broker, &[&topic], "first\n");
     assert_eq!(
@@ -245,7 +252,7 @@ fn line_without_the_key_separator_is_one_line_error() {
 
 #[test]
 fn consuming_a_new_topic_creates_it() {
-    let broker = TestBroker::start();
+    let broker = broker_with_default_auto_creation();
     let topic = unique("created-by-consume");
     let output = broker.sluice(&["consume", &topic, "--idle-timeout-ms", "500"]);
     assert!(output.status.success(), "{}", stderr_of(&output));
