@@ -9,7 +9,7 @@ pub enum BenchError {
     #[error("invalid benchmark settings: {0}")]
     Settings(String),
     /// The payload file could not be read.
-    #[error("cannot read payload file {path}: {source}")]
+    #[error("cannot read payload file {path}")]
     PayloadFile {
         /// The file named by `--payload-file`.
         path: PathBuf,
@@ -17,7 +17,7 @@ pub enum BenchError {
         source: std::io::Error,
     },
     /// The cluster refused or failed an admin call (topic creation, offsets).
-    #[error("cluster: {0}")]
+    #[error(transparent)]
     Client(#[from] sluice_client::ClientError),
     /// The topic could not be created.
     #[error("cannot create topic {topic}: {reason}")]
@@ -28,13 +28,13 @@ pub enum BenchError {
         reason: String,
     },
     /// A producer could not start.
-    #[error("producer: {0}")]
+    #[error(transparent)]
     Producer(#[from] sluice_producer::ProducerError),
     /// A consumer could not start or failed while reading.
-    #[error("consumer: {0}")]
+    #[error(transparent)]
     Consumer(#[from] sluice_consumer::ConsumerError),
     /// The report or JSON summary could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Output {
         /// The file being written.
         path: PathBuf,
@@ -45,7 +45,7 @@ pub enum BenchError {
     #[error("cannot draw the report: {0}")]
     Plot(String),
     /// An actor's thread could not be started.
-    #[error("cannot start benchmark thread {name}: {source}")]
+    #[error("cannot start benchmark thread {name}")]
     ActorThread {
         /// The thread's name.
         name: String,

@@ -326,7 +326,10 @@ impl Broker {
     /// UNKNOWN_SERVER_ERROR when the counter cannot be persisted.
     pub fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
         lock(&self.registry).allocate_producer_id().map_err(|e| {
-            warn!(error = %e, "cannot persist the producer id counter");
+            warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot persist the producer id counter"
+            );
             ErrorCode::UnknownServerError
         })
     }

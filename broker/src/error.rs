@@ -16,7 +16,7 @@ use crate::topics::RegistryError;
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
     /// The data directory could not be created.
-    #[error("cannot create data directory {path}: {source}")]
+    #[error("cannot create data directory {path}")]
     DataDir {
         /// The directory.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum BrokerError {
         source: std::io::Error,
     },
     /// The storage layer failed.
-    #[error("storage: {0}")]
+    #[error(transparent)]
     Storage(#[from] StorageError),
     /// The topic registry could not be read or written.
     #[error(transparent)]
@@ -39,7 +39,7 @@ pub enum BrokerError {
     #[error("background task failed: {0}")]
     Task(String),
     /// The listener could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         /// The address.
         address: String,

@@ -105,6 +105,14 @@ impl GroupService {
         carry_out(&mut inner, broker, outcome);
     }
 
+    /// Removes every group's committed offsets on `topics`, just deleted,
+    /// appending the tombstones before it returns.
+    pub fn delete_offsets_of_topics(&self, broker: &Broker, topics: &[String]) {
+        let mut inner = self.lock();
+        let outcome = inner.coordinator.delete_offsets_of_topics(topics);
+        carry_out(&mut inner, broker, outcome);
+    }
+
     /// Replays every `__consumer_offsets` partition into the coordinator.
     pub fn load(&self, broker: &Broker) {
         let mut inner = self.lock();

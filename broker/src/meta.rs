@@ -13,7 +13,7 @@ pub const META_FILE: &str = "cluster.properties";
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("cannot use {path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -26,7 +26,10 @@ use crate::topics::{TopicMeta, validate_topic_name};
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
 fn registry_error(e: &crate::topics::RegistryError) -> ErrorCode {
-    warn!(error = %e, "cannot persist the topic registry");
+    warn!(
+        error = e as &dyn std::error::Error,
+        "cannot persist the topic registry"
+    );
     ErrorCode::KafkaStorageError
 }
 

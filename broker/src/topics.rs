@@ -48,7 +48,7 @@ struct RegistryFile {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// Reading or writing the file failed.
-    #[error("topic registry i/o on {path}: {source}")]
+    #[error("topic registry i/o on {path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -40,6 +40,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a broker (a working single node with no flags at all).
+    #[command(after_help = "Stops gracefully on Ctrl-C or SIGTERM.
+
+Examples:
+  sluice broker
+  sluice broker --listen 0.0.0.0:9092 --advertised-listener broker1.example.com:9092
+  sluice broker --data-dir /var/lib/sluice --node-id 1
+  sluice broker --config config/single.toml")]
     Broker(commands::broker::BrokerArgs),
     /// Create, list, describe, alter and delete topics.
     Topic(commands::topic::TopicArgs),

@@ -6,9 +6,10 @@
 
 use std::future::Future;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
-use sluice_client::{Admin, ClientConfig};
+use sluice_client::{Admin, Client, ClientConfig, TopicMetadata};
+use sluice_protocol::ErrorCode;
 
 /// The default bootstrap address: a broker started with no flags.
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
@@ -52,6 +53,84 @@ impl ClusterArgs {
         Admin::connect(self.client_config())
             .await
             .with_context(|| format!("cannot reach the cluster at {}", self.bootstrap_server))
+    }
+}
+
+/// The topic `produce` or `consume` works on, created on first use when the
+/// broker allows it (`auto.create.topics.enable`), as Kafka's console tools
+/// and Java clients do.
+///
+/// # Errors
+/// One clear line when the broker does not create topics on use, refuses
+/// the name, or cannot be reached.
+pub async fn topic_created_on_use(client: &Client, topic: &str) -> anyhow::Result<TopicMetadata> {
+    let found = client.lookup_topic_creating(topic).await?;
+    match found.error {
+        ErrorCode::None => Ok(found),
+        ErrorCode::UnknownTopicOrPartition => bail!(
+            "topic {topic} does not exist and the broker does not create topics on use \
+             (auto.create.topics.enable=false); create it with `sluice topic create {topic}`"
+        ),
+        other => bail!("topic {topic}: {other}"),
+    }
+}
+
+/// Exit status after a second SIGINT: the shell's 128 + signal number.
+const EXIT_ON_SECOND_SIGINT: i32 = 128 + 2;
+/// Exit status after a second SIGTERM.
+const EXIT_ON_SECOND_SIGTERM: i32 = 128 + 15;
+
+/// Raised by the first SIGINT (Ctrl-C) or SIGTERM, so a long-running
+/// command stops the same way for both: it finishes what it started
+/// (commits printed records, leaves its group, flushes read lines) and
+/// exits 0, as Kafka's console tools do from their shutdown hooks. A
+/// second signal exits at once.
+#[derive(Debug, Clone)]
+pub struct StopSignal {
+    raised: tokio::sync::watch::Receiver<bool>,
+}
+
+impl StopSignal {
+    /// Starts watching both signals; from now on they no longer kill the
+    /// process. Call it first thing inside the runtime, so a signal that
+    /// arrives during setup is seen too.
+    ///
+    /// # Errors
+    /// When the signal handlers cannot be installed.
+    pub fn watch() -> anyhow::Result<StopSignal> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let (raise, raised) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::debug!("SIGINT: stopping"),
+                _ = terminate.recv() => tracing::debug!("SIGTERM: stopping"),
+            }
+            let _ = raise.send(true);
+            // A second signal means "now": do not wait for a broker that
+            // may never answer the final commit or the last deliveries.
+            let status = tokio::select! {
+                _ = interrupt.recv() => EXIT_ON_SECOND_SIGINT,
+                _ = terminate.recv() => EXIT_ON_SECOND_SIGTERM,
+            };
+            std::process::exit(status);
+        });
+        Ok(StopSignal { raised })
+    }
+
+    /// Whether a stop signal has arrived.
+    pub fn is_raised(&self) -> bool {
+        *self.raised.borrow()
+    }
+
+    /// Resolves once a stop signal has arrived.
+    pub async fn raised(&mut self) {
+        // An error means the watching task is gone, so no signal can come:
+        // never resolve, as if none ever arrives.
+        if self.raised.wait_for(|raised| *raised).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -7,10 +7,19 @@ mod cli_support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{COMMAND_TIMEOUT_MS, TestBroker, assert_one_line_error, sluice_bin, unique};
+use std::io::{BufRead, BufReader};
+
+use cli_support::{
+    COMMAND_TIMEOUT_MS, TestBroker, assert_one_line_error, sluice_bin, terminate, unique,
+    wait_bounded,
+};
 
 /// How long a consumer may take to join its group.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a deleted topic's offsets may take to leave a group.
+const DELETED_OFFSETS_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a consumer may take to commit, leave and exit after SIGTERM.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Creates a topic and a group with offsets committed on all its partitions.
 fn topic_and_group(broker: &TestBroker, partitions: &str) -> (String, String) {
@@ -201,14 +210,26 @@ struct GroupMember(Child);
 
 impl GroupMember {
     fn join(broker: &TestBroker, topic: &str, group: &str) -> GroupMember {
+        Self::join_printing_to(broker, topic, group, Stdio::null())
+    }
+
+    /// As [`GroupMember::join`], with the consumer's stdout going to `stdout`.
+    fn join_printing_to(
+        broker: &TestBroker,
+        topic: &str,
+        group: &str,
+        stdout: Stdio,
+    ) -> GroupMember {
         let child = Command::new(sluice_bin())
             .args(["consume", topic, "--group", group])
+            // Ends the consumer even if the test's SIGTERM never comes.
+            .args(["--idle-timeout-ms", "60000"])
             .args(["--bootstrap-server", broker.bootstrap()])
             .args(["--timeout-ms", &COMMAND_TIMEOUT_MS.to_string()])
             .env_remove("SLUICE_BOOTSTRAP")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
             .expect("the sluice binary can be run");
@@ -253,6 +274,71 @@ fn resetting_offsets_of_a_group_with_members_is_refused() {
         &output,
         &format!("Assignments can only be reset if the group '{group}' is inactive"),
     );
+}
+
+#[test]
+fn sigterm_makes_consume_leave_its_group_and_exit_zero() {
+    let broker = TestBroker::start();
+    let (topic, group) = topic_and_group(&broker, "1");
+    let mut member = GroupMember::join(&broker, &topic, &group);
+    terminate(&member.0);
+    let status = wait_bounded(&mut member.0, EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(0), "{status}");
+    let state = broker.sluice_ok(&["group", "describe", &group, "--state"]);
+    assert!(state.contains("Empty"), "the group was not left: {state}");
+}
+
+#[test]
+fn sigterm_commits_the_records_consume_printed() {
+    let broker = TestBroker::start();
+    let (topic, group) = topic_and_group(&broker, "1");
+    produce_to_partition_zero(&broker, &topic, 3);
+    let mut member = GroupMember::join_printing_to(&broker, &topic, &group, Stdio::piped());
+    let stdout = member.0.stdout.take().expect("stdout was piped");
+    let printed: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(3)
+        .map(|line| line.expect("consume prints UTF-8 lines"))
+        .collect();
+    assert_eq!(printed, ["record", "record", "record"]);
+    terminate(&member.0);
+    let status = wait_bounded(&mut member.0, EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(committed_per_partition(&broker, &group), ["3"]);
+}
+
+#[test]
+fn describe_no_longer_lists_a_deleted_topic() {
+    let broker = TestBroker::start();
+    let (deleted, group) = topic_and_group(&broker, "1");
+    let kept = unique("kept-topic");
+    broker.sluice_ok(&["topic", "create", &kept, "--partitions", "1"]);
+    broker.sluice_ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &kept,
+        "--to-earliest",
+        "--execute",
+    ]);
+    broker.sluice_ok(&["topic", "delete", &deleted]);
+    // Kafka drops the offsets shortly after the deletion, and a describe
+    // in between may wait for its ListOffsets of the deleted topic to time
+    // out: longer than `sluice_until` waits.
+    let deadline = Instant::now() + DELETED_OFFSETS_TIMEOUT;
+    let described = loop {
+        let described = broker.sluice_ok(&["group", "describe", &group]);
+        if !described.contains(&deleted) || Instant::now() >= deadline {
+            break described;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let topics: Vec<String> = rows(&described)
+        .into_iter()
+        .filter_map(|row| row.get(1).cloned())
+        .collect();
+    assert_eq!(topics, [kept]);
 }
 
 #[test]

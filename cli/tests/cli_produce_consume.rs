@@ -4,7 +4,14 @@
 
 mod cli_support;
 
-use cli_support::{TestBroker, assert_one_line_error, unique};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cli_support::{
+    COMMAND_TIMEOUT_MS, TestBroker, assert_one_line_error, sluice_bin, stderr_of, terminate,
+    unique, wait_bounded,
+};
 
 /// Exit `consume` when nothing arrives for this long (milliseconds).
 const IDLE_MS: &str = "3000";
@@ -216,12 +223,22 @@ fn group_consumption_commits_only_printed_records() {
     assert_eq!(rest, ["3", "4", "5"]);
 }
 
+/// A Sluice broker with its defaults, `auto.create.topics.enable` on
+/// among them, whatever the environment asks for: `scripts/kafka.sh`
+/// turns auto-creation off on Kafka, as the compat suite expects.
+fn broker_with_default_auto_creation() -> TestBroker {
+    TestBroker::start_sluice_with_config("")
+}
+
 #[test]
-fn producing_to_an_unknown_topic_is_one_line_error() {
-    let broker = TestBroker::start();
-    let topic = unique("missing");
-    let output = broker.sluice_with_input(&["produce", &topic], "x\n");
-    assert_one_line_error(&output, &format!("topic {topic} does not exist"));
+fn producing_to_a_new_topic_creates_it() {
+    let broker = broker_with_default_auto_creation();
+    let topic = unique("created-by-produce");
+    produce(&broker, &[&topic], "first\n");
+    assert_eq!(
+        consume(&broker, &topic, "1", &["--from-beginning"]),
+        ["first"]
+    );
 }
 
 #[test]
@@ -234,9 +251,46 @@ fn line_without_the_key_separator_is_one_line_error() {
 }
 
 #[test]
-fn consuming_an_unknown_topic_is_one_line_error() {
+fn consuming_a_new_topic_creates_it() {
+    let broker = broker_with_default_auto_creation();
+    let topic = unique("created-by-consume");
+    let output = broker.sluice(&["consume", &topic, "--idle-timeout-ms", "500"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let listed = broker.sluice_until(&["topic", "list"], |list| list.contains(&topic));
+    assert!(listed.lines().any(|line| line == topic), "{listed}");
+}
+
+#[test]
+fn sigterm_ends_produce_input_and_still_sends_what_was_read() {
     let broker = TestBroker::start();
-    let topic = unique("missing");
-    let output = broker.sluice(&["consume", &topic, "--max-messages", "1"]);
-    assert_one_line_error(&output, &format!("topic {topic} does not exist"));
+    let topic = topic(&broker, "1");
+    let mut producer = Command::new(sluice_bin())
+        .args(["produce", &topic, "--bootstrap-server", broker.bootstrap()])
+        .args(["--timeout-ms", &COMMAND_TIMEOUT_MS.to_string()])
+        .env_remove("SLUICE_BOOTSTRAP")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sluice binary can be run");
+    // The input stays open: only the signal can end it.
+    let mut input = producer.stdin.take().expect("stdin was piped");
+    input
+        .write_all(b"one\ntwo\n")
+        .expect("produce reads its stdin");
+    input.flush().expect("produce reads its stdin");
+    assert_eq!(
+        consume(&broker, &topic, "2", &["--from-beginning"]),
+        ["one", "two"]
+    );
+    terminate(&producer);
+    let status = wait_bounded(&mut producer, Duration::from_secs(30));
+    drop(input);
+    let output = producer
+        .wait_with_output()
+        .expect("produce's output can be read");
+    assert_eq!(status.code(), Some(0), "{}", stderr_of(&output));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.starts_with("Produced 2 records"), "{summary}");
 }

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use sluice_protocol::ErrorCode;
 
 use crate::backoff::Backoff;
 use crate::config::ClientConfig;
@@ -22,6 +23,26 @@ use crate::error::{ClientError, Result};
 use crate::metadata::{
     BrokerMetadata, ClusterMetadata, MetadataCache, MetadataScope, TopicMetadata,
 };
+use crate::retry::RetryAction;
+
+/// Whether a Metadata request asks the broker to create the missing topics
+/// it names. Routing lookups never do; [`Client::lookup_topic_creating`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AutoCreate {
+    Allow,
+    Forbid,
+}
+
+/// What a Metadata response that leaves `topic` out means: it does not exist.
+fn unknown_topic(topic: &str) -> TopicMetadata {
+    TopicMetadata {
+        name: topic.to_owned(),
+        topic_id: uuid::Uuid::nil(),
+        is_internal: false,
+        partitions: Vec::new(),
+        error: ErrorCode::UnknownTopicOrPartition,
+    }
+}
 
 /// A handle on a Kafka-compatible cluster; cheap to clone and shared by the
 /// admin API, the producer and the consumer.
@@ -204,9 +225,55 @@ impl Client {
     /// # Errors
     /// The last transport or protocol error when no broker answers.
     pub async fn refresh_metadata(&self, topics: Option<&[String]>) -> Result<ClusterMetadata> {
+        self.refresh_metadata_with(topics, AutoCreate::Forbid).await
+    }
+
+    /// Looks `topic` up the way Kafka's producer and consumer do: the
+    /// Metadata request asks the broker to create the topic when it does not
+    /// exist (`allow_auto_topic_creation`), and the broker's
+    /// `auto.create.topics.enable` decides. While a new topic has no leader
+    /// yet (LEADER_NOT_AVAILABLE and other retriable codes) the lookup is
+    /// retried with backoff until `default_api_timeout_ms`.
+    ///
+    /// The returned topic's `error` is UNKNOWN_TOPIC_OR_PARTITION when the
+    /// broker does not create topics on use, or another non-retriable code
+    /// (an illegal name, say).
+    ///
+    /// # Errors
+    /// Transport errors when no broker answers, and
+    /// [`ClientError::OperationTimeout`] when the topic stays unavailable.
+    pub async fn lookup_topic_creating(&self, topic: &str) -> Result<TopicMetadata> {
+        let names = [topic.to_owned()];
+        let mut retries = crate::routing::Retries::new(self);
+        loop {
+            let metadata = self
+                .refresh_metadata_with(Some(&names), AutoCreate::Allow)
+                .await?;
+            let found = metadata
+                .topics
+                .into_iter()
+                .find(|t| t.name == topic)
+                .unwrap_or_else(|| unknown_topic(topic));
+            let settled =
+                found.error == ErrorCode::UnknownTopicOrPartition || !found.error.is_retriable();
+            if settled {
+                return Ok(found);
+            }
+            let error = ClientError::broker(found.error, Some(topic.to_owned()));
+            retries
+                .wait(self, RetryAction::Backoff, None, error)
+                .await?;
+        }
+    }
+
+    async fn refresh_metadata_with(
+        &self,
+        topics: Option<&[String]>,
+        auto_create: AutoCreate,
+    ) -> Result<ClusterMetadata> {
         let mut last_error = ClientError::Closed;
         for address in self.candidate_addresses() {
-            match self.metadata_from(&address, topics).await {
+            match self.metadata_from(&address, topics, auto_create).await {
                 Ok(metadata) => return Ok(metadata),
                 Err(error) => last_error = error,
             }
@@ -215,19 +282,22 @@ impl Client {
     }
 
     async fn refresh_from(&self, address: &str, topics: Option<&[String]>) -> Result<()> {
-        self.metadata_from(address, topics).await.map(|_| ())
+        self.metadata_from(address, topics, AutoCreate::Forbid)
+            .await
+            .map(|_| ())
     }
 
     async fn metadata_from(
         &self,
         address: &str,
         topics: Option<&[String]>,
+        auto_create: AutoCreate,
     ) -> Result<ClusterMetadata> {
         let connection = self.connection_to_address(address).await?;
-        // v4+ can ask the broker not to auto-create topics; a lookup must not create them.
+        // Before v4 every Metadata request for a missing topic may create it.
         let version = connection.version::<MetadataRequest>()?;
         let request = MetadataRequest::default()
-            .with_allow_auto_topic_creation(version < 4)
+            .with_allow_auto_topic_creation(version < 4 || auto_create == AutoCreate::Allow)
             .with_topics(topics.map(|names| {
                 names
                     .iter()

@@ -167,5 +167,24 @@ fn describe_mismatch(
     )
 }
 
+/// Shows an error followed by each of its sources, `outer: inner: root`,
+/// as the CLI prints errors. Errors state their cause only through
+/// `source()`, never in their own text, so `to_string()` alone would drop
+/// the cause where an error becomes a string (a report, a log line).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
 /// Results of this crate.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;

@@ -67,7 +67,7 @@ pub use backoff::Backoff;
 pub use client::Client;
 pub use config::ClientConfig;
 pub use connection::Connection;
-pub use error::{ClientError, Result};
+pub use error::{ClientError, ErrorChain, Result};
 pub use metadata::{
     BrokerMetadata, ClusterMetadata, MetadataCache, MetadataScope, PartitionMetadata, TopicMetadata,
 };

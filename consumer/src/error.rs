@@ -32,7 +32,7 @@ pub enum ConsumerError {
     #[error("no valid offset for {0} and auto.offset.reset is none")]
     NoOffset(TopicPartition),
     /// A record batch from the broker is corrupt.
-    #[error("corrupt record batch in {partition}: {source}")]
+    #[error("corrupt record batch in {partition}")]
     CorruptBatch {
         /// Where the batch came from.
         partition: TopicPartition,

@@ -105,7 +105,7 @@ pub type Result<T, E = ProducerError> = std::result::Result<T, E>;
 /// its records: the records before the failing one were appended (their
 /// outcomes will be reported), the failing one and those after it were not.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{appended} records appended, then: {error}")]
+#[error("{appended} records appended, then one failed")]
 pub struct SendAllError {
     /// Records appended before the failure.
     pub appended: usize,

@@ -251,7 +251,7 @@ impl Sender {
             }
             Err(error) => {
                 drop(state);
-                tracing::warn!(%topic, partition, %error, "cannot encode batch");
+                tracing::warn!(%topic, partition, error = &error as &dyn std::error::Error, "cannot encode batch");
                 self.tracker.complete(topic, partition, identity);
                 if self.idempotent() {
                     self.reset_identity("a batch failed to encode after taking a sequence");
@@ -497,7 +497,12 @@ impl Sender {
             }
             Err(SplitError { error, batch }) => {
                 drop(state);
-                tracing::warn!(%topic, partition, %error, "cannot split a batch the broker found too large");
+                tracing::warn!(
+                    %topic,
+                    partition,
+                    error = &error as &dyn std::error::Error,
+                    "cannot split a batch the broker found too large"
+                );
                 self.fail_for_good(*batch, identity, ErrorCode::MessageTooLarge, message, false);
             }
         }

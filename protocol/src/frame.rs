@@ -35,7 +35,7 @@ pub enum FrameError {
     #[error("negative frame length {0}")]
     NegativeLength(i32),
     /// The socket failed.
-    #[error("i/o error: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -78,7 +78,7 @@ pub enum StorageError {
         max_bytes: u64,
     },
     /// A file operation failed (including `ENOSPC` on a full disk).
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}")]
     Io {
         /// The file or directory involved.
         path: PathBuf,

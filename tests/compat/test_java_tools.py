@@ -81,6 +81,41 @@ def test_kafka_consumer_groups_lists_a_group_and_describes_its_lag(bootstrap, un
     assert [row[1:6] for row in rows] == [[topic, "0", "4", "10", "6"]]
 
 
+def test_deleting_a_topic_removes_its_offsets_from_every_group(bootstrap, unique):
+    gone, kept, group = unique("gone"), unique("kept"), unique("group")
+    for topic in (gone, kept):
+        pyclients.create_topic(bootstrap, topic, 1)
+    pyclients.confluent_produce(bootstrap, kept, sample_records(10, "kept"))
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
+    try:
+        consumer.commit(
+            offsets=[TopicPartition(gone, 0, 0), TopicPartition(kept, 0, 4)], asynchronous=False
+        )
+    finally:
+        consumer.close()
+
+    topics_tool(bootstrap, "--delete", "--topic", gone)
+    assert wait_until_topic_gone(bootstrap, gone)
+
+    # The coordinator drops the offsets once it sees the deletion, which on
+    # Kafka may come a little after the topic left the metadata; a describe
+    # in between can take a while to fail.
+    deadline = time.monotonic() + 90
+    while True:
+        described = cli.kafka_tool(
+            "kafka-consumer-groups", "--bootstrap-server", bootstrap, "--describe", "--all-groups"
+        )
+        rows = [line.split() for line in described.stdout.splitlines() if line.startswith(group)]
+        if described.returncode == 0 and all(row[1] != gone for row in rows):
+            break
+        assert time.monotonic() < deadline, described.stderr or described.stdout
+        time.sleep(0.5)
+    # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+    assert [row[1:6] for row in rows] == [[kept, "0", "4", "10", "6"]]
+
+
 def test_kafka_console_producer_and_consumer_round_trip(bootstrap, unique):
     topic = unique()
     pyclients.create_topic(bootstrap, topic, 2)

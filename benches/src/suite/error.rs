@@ -32,7 +32,7 @@ pub enum SuiteError {
     #[error(transparent)]
     Bench(#[from] crate::BenchError),
     /// An output file could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Output {
         /// The file being written.
         path: PathBuf,
@@ -40,7 +40,7 @@ pub enum SuiteError {
         source: std::io::Error,
     },
     /// A blocking measurement task panicked.
-    #[error("measurement task failed: {0}")]
+    #[error("measurement task failed")]
     Task(#[from] tokio::task::JoinError),
 }
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sluice_client::{Admin, ClientConfig, NewTopic};
+use sluice_client::{Admin, ClientConfig, ErrorChain, NewTopic};
 
 use super::broker_process::{BrokerKind, BrokerProcess, kind_name};
 use super::cpu::CpuTimes;
@@ -250,7 +250,12 @@ async fn run_target(
             match start_and_wait(config, kind, scratch).await {
                 Ok(process) => (name, process.bootstrap().to_owned(), Some(process)),
                 Err(error) => {
-                    return BrokerResults::unusable(name, String::new(), true, error.to_string());
+                    return BrokerResults::unusable(
+                        name,
+                        String::new(),
+                        true,
+                        ErrorChain(&error).to_string(),
+                    );
                 }
             }
         }
@@ -377,7 +382,7 @@ async fn run_workloads(
         let cpu_before = CpuTimes::read();
         let outcome = match tokio::time::timeout(limit, run).await {
             Ok(Ok(summary)) => Ok(summary),
-            Ok(Err(error)) => Err(error.to_string()),
+            Ok(Err(error)) => Err(ErrorChain(&error).to_string()),
             Err(_) => Err(format!("no result within {limit:?}")),
         };
         let cpu = cpu_before

@@ -169,3 +169,92 @@ fn list_groups_types_filter_knows_only_classic() {
     };
     assert_eq!((list(&["Classic"]), list(&["consumer"])), (1, 0));
 }
+
+fn delete_topic_offsets(h: &mut Harness, topics: &[&str]) {
+    let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+    let outcome = h.coordinator.delete_offsets_of_topics(&topics);
+    assert!(outcome.responses.is_empty());
+    h.settle(outcome);
+}
+
+#[test]
+fn deleting_a_topic_removes_its_offsets_from_every_group_and_keeps_the_rest() {
+    let mut h = Harness::new();
+    for group_id in [GROUP, "other"] {
+        let input = OffsetCommitInput {
+            group_id: group_id.into(),
+            ..commit_input(
+                -1,
+                "",
+                &[(tp("gone", 0), 1), (tp("gone", 1), 2), (tp("kept", 0), 3)],
+            )
+        };
+        commit(&mut h, input);
+    }
+    delete_topic_offsets(&mut h, &["gone"]);
+    for group_id in [GROUP, "other"] {
+        let left: Vec<_> = h
+            .coordinator
+            .offsets()
+            .group_offsets(group_id)
+            .map(|(partition, value)| (partition.clone(), value.offset))
+            .collect();
+        assert_eq!(left, vec![(tp("kept", 0), 3)], "{group_id}");
+    }
+}
+
+#[test]
+fn deleting_a_topic_appends_tombstones_so_a_reload_does_not_bring_offsets_back() {
+    let mut h = Harness::new();
+    commit(
+        &mut h,
+        commit_input(-1, "", &[(tp("gone", 0), 1), (tp("kept", 0), 3)]),
+    );
+    delete_topic_offsets(&mut h, &["gone"]);
+    let mut reloaded = Harness::new();
+    for record in &h.log {
+        reloaded
+            .coordinator
+            .load_record(&record.key, record.value.as_deref(), h.now_ms)
+            .expect("records the coordinator wrote decode");
+    }
+    reloaded.coordinator.finish_loading(h.now_ms);
+    assert!(
+        reloaded
+            .coordinator
+            .offsets()
+            .get(GROUP, &tp("gone", 0))
+            .is_none()
+    );
+    assert!(
+        reloaded
+            .coordinator
+            .offsets()
+            .get(GROUP, &tp("kept", 0))
+            .is_some()
+    );
+}
+
+#[test]
+fn deleting_the_only_topic_of_an_empty_group_removes_the_group() {
+    let mut h = Harness::new();
+    commit(&mut h, commit_input(-1, "", &[(tp("gone", 0), 1)]));
+    assert!(h.coordinator.group(GROUP).is_some());
+    delete_topic_offsets(&mut h, &["gone"]);
+    assert!(h.coordinator.group(GROUP).is_none());
+    assert_eq!(fetch(&mut h, None).partitions.len(), 0);
+}
+
+#[test]
+fn deleting_a_topic_keeps_a_stable_group_and_its_members() {
+    let mut h = Harness::new();
+    let (ids, generation) = h.stable_group(1);
+    commit(
+        &mut h,
+        commit_input(generation, &ids[0], &[(tp("gone", 0), 1)]),
+    );
+    delete_topic_offsets(&mut h, &["gone"]);
+    let group = h.coordinator.group(GROUP).expect("the group stays");
+    assert_eq!(group.state, GroupState::Stable);
+    assert!(!h.coordinator.offsets().has_offsets(GROUP));
+}

@@ -226,22 +226,68 @@ impl GroupCoordinator {
                     value: None,
                 })
                 .collect();
-            let drop_group = self.groups.get(&group_id).is_some_and(|g| {
-                g.state == GroupState::Empty && !self.offsets.has_offsets(&group_id)
-            });
-            if drop_group {
-                self.groups.remove(&group_id);
-                records.push(OffsetsRecord {
-                    key: group_key(&group_id),
-                    value: None,
-                });
-                tracing::info!(group = %group_id, "removed empty group without offsets");
-            }
+            records.extend(self.drop_if_empty_without_offsets(&group_id));
             if !records.is_empty() {
                 tracing::info!(group = %group_id, expired = expired.len(), "expired offsets");
                 self.persist(&group_id, records, PersistWaiter::Replies(Vec::new()), out);
             }
         }
+    }
+
+    /// Forget every group's committed offsets on `topics`, which were just
+    /// deleted, as Kafka does when a topic goes: tombstones are appended
+    /// so the offsets stay gone after a restart, and an Empty group left
+    /// without offsets is removed too. Nothing waits on the appends.
+    pub fn delete_offsets_of_topics(&mut self, topics: &[String]) -> Outcome {
+        let mut out = Outcome::default();
+        let group_ids: Vec<String> = self.offsets.group_ids().cloned().collect();
+        for group_id in group_ids {
+            let deleted: Vec<TopicPartition> = self
+                .offsets
+                .group_offsets(&group_id)
+                .map(|(partition, _)| partition)
+                .filter(|partition| topics.contains(&partition.topic))
+                .cloned()
+                .collect();
+            if deleted.is_empty() {
+                continue;
+            }
+            let mut records: Vec<OffsetsRecord> = deleted
+                .iter()
+                .filter(|partition| self.offsets.delete(&group_id, partition))
+                .map(|partition| OffsetsRecord {
+                    key: offset_key(&group_id, partition),
+                    value: None,
+                })
+                .collect();
+            records.extend(self.drop_if_empty_without_offsets(&group_id));
+            tracing::info!(group = %group_id, removed = deleted.len(), "removed offsets of deleted topics");
+            self.persist(
+                &group_id,
+                records,
+                PersistWaiter::Replies(Vec::new()),
+                &mut out,
+            );
+        }
+        out
+    }
+
+    /// Removes `group_id` when it is Empty and has no offsets left; the
+    /// group's tombstone when it was removed.
+    fn drop_if_empty_without_offsets(&mut self, group_id: &str) -> Option<OffsetsRecord> {
+        let drop_group = self
+            .groups
+            .get(group_id)
+            .is_some_and(|g| g.state == GroupState::Empty && !self.offsets.has_offsets(group_id));
+        if !drop_group {
+            return None;
+        }
+        self.groups.remove(group_id);
+        tracing::info!(group = %group_id, "removed empty group without offsets");
+        Some(OffsetsRecord {
+            key: group_key(group_id),
+            value: None,
+        })
     }
 
     fn expired_offsets_of(&self, group_id: &str, now_ms: i64) -> Vec<TopicPartition> {

@@ -1,4 +1,5 @@
-//! DeleteTopics: by name (v1-v5) or by name or topic id (v6+).
+//! DeleteTopics: by name (v1-v5) or by name or topic id (v6+). Every
+//! group's committed offsets on a deleted topic go with it.
 
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
@@ -29,7 +30,8 @@ pub async fn handle(
             .map(|n| (Some(n), uuid::Uuid::nil()))
             .collect()
     };
-    let responses = targets
+    let mut deleted_topics = Vec::new();
+    let responses: Vec<DeletableTopicResult> = targets
         .into_iter()
         .map(|(name, topic_id)| {
             let topic = match &name {
@@ -39,6 +41,9 @@ pub async fn handle(
                     .ok_or(ErrorCode::UnknownTopicId),
             };
             let result = topic.and_then(|t| broker.delete_topic(&t.name));
+            if let Ok(deleted) = &result {
+                deleted_topics.push(deleted.name.clone());
+            }
             let response = DeletableTopicResult::default().with_name(name.clone());
             let has_ids = ctx.version() >= TOPIC_STATE_VERSION;
             let has_messages = ctx.version() >= 5;
@@ -63,5 +68,12 @@ pub async fn handle(
             }
         })
         .collect();
+    if !deleted_topics.is_empty() {
+        // Kafka drops a deleted topic's committed offsets from every group;
+        // left behind they break `kafka-consumer-groups --describe`.
+        broker
+            .groups()
+            .delete_offsets_of_topics(broker, &deleted_topics);
+    }
     DeleteTopicsResponse::default().with_responses(responses)
 }

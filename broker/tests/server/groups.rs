@@ -1,5 +1,6 @@
 //! FindCoordinator, JoinGroup/SyncGroup and committed offsets.
 
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -7,8 +8,8 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, JoinGroupRequest, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest,
+    DeleteTopicsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, JoinGroupRequest,
+    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -142,6 +143,42 @@ async fn committed_offset_survives_a_restart() {
     let broker = broker.restart().await;
     let mut client = broker.client().await;
     assert_eq!(committed(&mut client, "keepers", "remembered").await, 7);
+    broker.stop().await;
+}
+
+/// Kafka removes a deleted topic's committed offsets from every group and
+/// writes tombstones, so they do not come back when the offsets topic is
+/// replayed at startup; offsets on other topics stay.
+#[tokio::test]
+async fn deleted_topics_offsets_stay_gone_after_a_restart() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "dropped", 1).await;
+    create_topic(&mut client, "staying", 1).await;
+    for group_id in ["first", "second"] {
+        assert_eq!(commit(&mut client, group_id, "dropped", 5).await, 0);
+    }
+    assert_eq!(commit(&mut client, "second", "staying", 7).await, 0);
+    let delete = DeleteTopicsRequest::default()
+        .with_topics(vec![
+            DeleteTopicState::default().with_name(Some(topic_name("dropped"))),
+        ])
+        .with_timeout_ms(10_000);
+    assert_eq!(client.call(6, delete).await.responses[0].error_code, 0);
+    for group_id in ["first", "second"] {
+        assert_eq!(committed(&mut client, group_id, "dropped").await, -1);
+    }
+    drop(client);
+    let broker = broker.restart().await;
+    let mut client = broker.client().await;
+    for group_id in ["first", "second"] {
+        assert_eq!(
+            committed(&mut client, group_id, "dropped").await,
+            -1,
+            "{group_id}"
+        );
+    }
+    assert_eq!(committed(&mut client, "second", "staying").await, 7);
     broker.stop().await;
 }
 

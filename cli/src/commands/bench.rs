@@ -10,14 +10,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sluice_benches::suite::{self, ExternalBroker, SuiteConfig, SuiteResults};
 use sluice_benches::{AckMode, BenchSettings, Mode, PayloadKind, Progress, Summary};
 
 use crate::output;
-use crate::session::{AcksArg, ClusterArgs, CompressionArg};
+use crate::session::{AcksArg, ClusterArgs, CompressionArg, StopSignal};
 
 /// Flags of `sluice bench`.
 #[derive(Debug, Args)]
@@ -35,6 +35,10 @@ pub struct BenchArgs {
 #[derive(Debug, Subcommand)]
 enum BenchMode {
     /// Producers only: acknowledged records/s and send-to-ack latency.
+    #[command(after_help = "Examples:
+  sluice bench produce --records 1000000 --record-size 100 --acks 1
+  sluice bench produce --duration 30s --producers 4 --compression zstd --payload compressible
+  sluice bench produce --topic load --partitions 6 --throughput 20000 --json produce.json")]
     Produce {
         #[command(flatten)]
         run: RunFlags,
@@ -42,6 +46,10 @@ enum BenchMode {
         producer: ProducerFlags,
     },
     /// Consumers only: records/s and MB/s reading what the topic holds.
+    #[command(after_help = "Examples:
+  sluice bench produce --topic sluice-bench --records 1000000 && sluice bench consume --topic sluice-bench
+  sluice bench consume --topic sluice-bench --consumers 2 --json summary.json
+  sluice bench consume --topic sluice-bench --group readers --duration 10s")]
     Consume {
         #[command(flatten)]
         run: RunFlags,
@@ -50,6 +58,10 @@ enum BenchMode {
     },
     /// Producers at a fixed rate with consumers reading along: produce-to-
     /// consume latency (consumers use assignment, starting at the log end).
+    #[command(after_help = "Examples:
+  sluice bench e2e --throughput 5000 --duration 20s
+  sluice bench e2e --throughput 50000 --producers 2 --consumers 2 --partitions 4 --report e2e.html
+  sluice bench e2e --throughput 1000 --acks all --duration 1m --json e2e.json")]
     E2e {
         #[command(flatten)]
         run: RunFlags,
@@ -257,14 +269,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let progress = progress_bar();
-    let summary = runtime
-        .block_on(sluice_benches::run(settings, |snapshot| {
+    let summary = runtime.block_on(until_stopped(async {
+        sluice_benches::run(settings, |snapshot| {
             progress.set_message(progress_line(snapshot));
-        }))
-        .context("benchmark failed");
+        })
+        .await
+        .context("benchmark failed")
+    }));
     progress.finish_and_clear();
     let summary = summary?;
     write_outputs(&summary, &outputs)
+}
+
+/// Runs `run` until it ends or Ctrl-C or SIGTERM arrives. A signal drops
+/// the run, which stops the brokers and tools it started (they are killed
+/// by pid on drop), and becomes an error: there is no summary to print.
+async fn until_stopped<T>(run: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let mut stop = StopSignal::watch()?;
+    tokio::select! {
+        result = run => result,
+        () = stop.raised() => bail!("stopped by a signal before the benchmark finished"),
+    }
 }
 
 /// Where the summary goes besides the terminal.
@@ -398,11 +423,11 @@ fn run_all(flags: AllFlags) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let progress = progress_bar();
-    let results = runtime
-        .block_on(suite::run_suite(config, |line| {
-            progress.set_message(line.to_owned())
-        }))
-        .context("benchmark suite failed");
+    let results = runtime.block_on(until_stopped(async {
+        suite::run_suite(config, |line| progress.set_message(line.to_owned()))
+            .await
+            .context("benchmark suite failed")
+    }));
     progress.finish_and_clear();
     let results = results?;
     if let Some(path) = &flags.report {

@@ -1,24 +1,22 @@
 //! `sluice consume TOPIC`: read records with the Sluice consumer and print
 //! one line each, as a template or JSON lines, until `--max-messages`,
-//! `--idle-timeout-ms` or Ctrl-C.
+//! `--idle-timeout-ms`, Ctrl-C or SIGTERM (both leave the group cleanly and
+//! exit 0).
 //!
 //! With `--group` the offsets of printed records (and only those) are
 //! committed, so stopping at `--max-messages` never skips a record.
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use sluice_client::{Admin, OffsetSpec, TopicMetadata};
 use sluice_consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
-use sluice_protocol::ErrorCode;
 
 use crate::record_format::{RecordFormat, RecordView};
-use crate::session::{self, ClusterArgs};
+use crate::session::{self, ClusterArgs, StopSignal};
 
 /// Longest single `poll`, so Ctrl-C and the idle timeout are noticed promptly.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -117,8 +115,9 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         bail!("--offset needs --partition when used with --group");
     }
     session::block_on(async move {
+        let stop = StopSignal::watch()?;
         let admin = args.cluster.connect_admin().await?;
-        let topic = describe_topic(&admin, &args.topic).await?;
+        let topic = session::topic_created_on_use(admin.client(), &args.topic).await?;
         let partitions = chosen_partitions(&topic, &args.partitions)?;
         let mut consumer = Consumer::connect(args.consumer_config())
             .await
@@ -136,7 +135,6 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 seek_all(&admin, &mut consumer, &partitions, start).await?;
             }
         }
-        let stop = stop_on_ctrl_c();
         let result = consume(&mut consumer, &args, &stop).await;
         consumer.close().await;
         let printed = result?;
@@ -146,18 +144,6 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-async fn describe_topic(admin: &Admin, topic: &str) -> anyhow::Result<TopicMetadata> {
-    let described = admin.describe_topics(&[topic.to_owned()]).await?;
-    let Some(found) = described.into_iter().find(|t| t.name == topic) else {
-        bail!("topic {topic} does not exist");
-    };
-    match found.error {
-        ErrorCode::None => Ok(found),
-        ErrorCode::UnknownTopicOrPartition => bail!("topic {topic} does not exist"),
-        other => bail!("topic {topic}: {other}"),
-    }
 }
 
 /// The partitions asked for (checked against the topic), or all of them.
@@ -219,23 +205,11 @@ async fn seek_all(
     Ok(())
 }
 
-/// A flag raised by the first Ctrl-C, checked between polls.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let raised = Arc::clone(&stop);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            raised.store(true, Ordering::Release);
-        }
-    });
-    stop
-}
-
 /// Polls and prints until a stop condition; returns how many records were printed.
 async fn consume(
     consumer: &mut Consumer,
     args: &ConsumeArgs,
-    stop: &AtomicBool,
+    stop: &StopSignal,
 ) -> anyhow::Result<u64> {
     let mut printer = Printer::new(&args.format, args.max_messages);
     let idle_timeout = args.idle_timeout_ms.map(Duration::from_millis);
@@ -244,7 +218,7 @@ async fn consume(
     // inside the poll that joined) does not count as idle.
     let mut idle_since: Option<Instant> = None;
     let mut last_commit = Instant::now();
-    while !stop.load(Ordering::Acquire) && !printer.is_done() {
+    while !stop.is_raised() && !printer.is_done() {
         let records = consumer.poll(POLL_INTERVAL).await?;
         if records.is_empty() {
             if consumer.assignment().is_empty() {

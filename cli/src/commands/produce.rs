@@ -1,5 +1,7 @@
 //! `sluice produce TOPIC`: one record per input line (stdin or a file), sent
-//! with the Sluice producer, then a summary of what was written.
+//! with the Sluice producer, then a summary of what was written. Ctrl-C or
+//! SIGTERM ends the input early: the lines read so far are still sent and
+//! summarised, and the exit status is 0.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -10,12 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sluice_client::Admin;
 use sluice_producer::{Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
-use sluice_protocol::ErrorCode;
 
 use crate::output;
-use crate::session::{self, AcksArg, ClusterArgs, CompressionArg};
+use crate::session::{self, AcksArg, ClusterArgs, CompressionArg, StopSignal};
 
 /// Deliveries awaited at most at once; beyond this the oldest is awaited
 /// before the next line is read, so memory stays bounded on huge inputs.
@@ -115,6 +115,7 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let (input, total_bytes) = open_input(args.file.as_ref())?;
     session::block_on(async move {
+        let mut stop = StopSignal::watch()?;
         let producer = Producer::connect(args.producer_config())
             .await
             .with_context(|| {
@@ -125,7 +126,7 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
             })?;
         check_destination(&producer, &args.topic, args.partition).await?;
         let progress = progress_bar(total_bytes);
-        let result = send_lines(&producer, &args, input, &progress).await;
+        let result = send_lines(&producer, &args, input, &progress, &mut stop).await;
         progress.finish_and_clear();
         producer.close().await;
         let summary = result?;
@@ -145,23 +146,15 @@ fn open_input(file: Option<&PathBuf>) -> anyhow::Result<(Box<dyn BufRead + Send>
     }
 }
 
-/// Fails fast with one clear line when the topic or partition does not
-/// exist, instead of waiting `max.block.ms` for metadata that never comes.
+/// Creates the topic on first use when the broker allows it, and fails fast
+/// with one clear line when the topic or partition is not there, instead of
+/// waiting `max.block.ms` for metadata that never comes.
 async fn check_destination(
     producer: &Producer,
     topic: &str,
     partition: Option<i32>,
 ) -> anyhow::Result<()> {
-    let admin = Admin::new(producer.client().clone());
-    let described = admin.describe_topics(&[topic.to_owned()]).await?;
-    let Some(found) = described.iter().find(|t| t.name == topic) else {
-        bail!("topic {topic} does not exist");
-    };
-    match found.error {
-        ErrorCode::None => {}
-        ErrorCode::UnknownTopicOrPartition => bail!("topic {topic} does not exist"),
-        other => bail!("topic {topic}: {other}"),
-    }
+    let found = session::topic_created_on_use(producer.client(), topic).await?;
     if let Some(partition) = partition
         && found.partition(partition).is_none()
     {
@@ -228,28 +221,62 @@ impl Summary {
     }
 }
 
+/// Lines read ahead of the producer; bounds memory while keeping the
+/// reader thread busy.
+const LINES_READ_AHEAD: usize = 4_096;
+
+/// Reads `input` line by line on its own thread, so a stop signal is seen
+/// even while stdin is silent; the channel closes at the end of the input.
+fn spawn_line_reader(
+    mut input: Box<dyn BufRead + Send>,
+) -> anyhow::Result<tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>>> {
+    let (lines, received) = tokio::sync::mpsc::channel(LINES_READ_AHEAD);
+    std::thread::Builder::new()
+        .name("produce-input".to_owned())
+        .spawn(move || {
+            loop {
+                let mut line = Vec::new();
+                let result = match input.read_until(b'\n', &mut line) {
+                    Ok(0) => return,
+                    Ok(_) => Ok(line),
+                    Err(error) => Err(error),
+                };
+                let failed = result.is_err();
+                if lines.blocking_send(result).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .context("cannot start the input reader thread")?;
+    Ok(received)
+}
+
 async fn send_lines(
     producer: &Producer,
     args: &ProduceArgs,
-    mut input: Box<dyn BufRead + Send>,
+    input: Box<dyn BufRead + Send>,
     progress: &ProgressBar,
+    stop: &mut StopSignal,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let separator = args.key_separator.as_deref().map(str::as_bytes);
     let mut summary = Summary::default();
     let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
-    let mut line = Vec::new();
+    let mut lines = spawn_line_reader(input)?;
     let mut line_number = 0_u64;
     loop {
-        line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
-            .context("cannot read the input")?;
-        if read == 0 {
+        // A stop signal ends the input here: what was read is still sent.
+        let next = tokio::select! {
+            biased;
+            () = stop.raised() => None,
+            next = lines.recv() => next,
+        };
+        let Some(line) = next else {
             break;
-        }
+        };
+        let line = line.context("cannot read the input")?;
         line_number += 1;
-        progress.inc(read as u64);
+        progress.inc(line.len() as u64);
         let Some((key, value)) = split_line(trim_line_end(&line), separator) else {
             bail!(
                 "line {line_number} has no key separator `{}`",

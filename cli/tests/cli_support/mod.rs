@@ -70,17 +70,30 @@ impl TestBroker {
                 _data: None,
             };
         }
+        let kafka = std::env::var("SLUICE_TEST_BROKER").is_ok_and(|kind| kind == "kafka");
+        Self::spawn(kafka, None)
+    }
+
+    /// Starts a `sluice broker` child whatever the environment says, with
+    /// `config` (TOML, `config/single.toml`'s names) as its `--config` file.
+    pub fn start_sluice_with_config(config: &str) -> TestBroker {
+        Self::spawn(false, Some(config))
+    }
+
+    fn spawn(kafka: bool, config: Option<&str>) -> TestBroker {
         let data = tempfile::tempdir().expect("a temporary directory can be created");
         let port = free_port();
         let bootstrap = format!("127.0.0.1:{port}");
-        let kafka = std::env::var("SLUICE_TEST_BROKER").is_ok_and(|kind| kind == "kafka");
         let (mut command, timeout) = if kafka {
             (kafka_command(data.path(), port), KAFKA_START_TIMEOUT)
         } else {
-            (
-                sluice_command(data.path(), &bootstrap),
-                SLUICE_START_TIMEOUT,
-            )
+            let mut command = sluice_command(data.path(), &bootstrap);
+            if let Some(config) = config {
+                let path = data.path().join("broker.toml");
+                std::fs::write(&path, config).expect("the temporary directory is writable");
+                command.arg("--config").arg(path);
+            }
+            (command, SLUICE_START_TIMEOUT)
         };
         let log = std::fs::File::create(data.path().join("broker.log"))
             .expect("the temporary directory is writable");
@@ -98,6 +111,16 @@ impl TestBroker {
         };
         broker.wait_ready(timeout);
         broker
+    }
+
+    /// The `sluice broker` child's process id, when this fixture started one.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The data directory of the broker this fixture started.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self._data.as_ref().map(|dir| dir.path().join("data"))
     }
 
     /// The `host:port` to pass as `--bootstrap-server`.
@@ -277,4 +300,35 @@ pub fn assert_one_line_error(output: &Output, needle: &str) -> String {
         "expected `{needle}` in the error, got: {stderr}"
     );
     stderr.trim_end().to_owned()
+}
+
+/// Sends SIGTERM to a child this test started, by its process id (a
+/// positive pid: only that process, never a group).
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill(1) can be run");
+    assert!(
+        status.success(),
+        "SIGTERM could not be sent to {}",
+        child.id()
+    );
+}
+
+/// Waits for `child` to exit, at most `timeout`; kills it and fails the
+/// test when it does not.
+pub fn wait_bounded(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -19,10 +19,21 @@ pub struct ResourceError {
 
 impl ResourceError {
     /// `None` for `ErrorCode::None`, the error otherwise.
+    /// A message that only names the code again (`UnknownTopicOrPartition`)
+    /// is dropped, so the error states its cause once.
     pub fn from_parts(code: i16, message: Option<String>) -> Option<ResourceError> {
         let code = ErrorCode::from_code(code);
+        let message = message.filter(|text| !names_the_code(text, code));
         (code != ErrorCode::None).then_some(ResourceError { code, message })
     }
+}
+
+/// Whether `text` is just the code's name, in either spelling.
+fn names_the_code(text: &str, code: ErrorCode) -> bool {
+    let text = text.trim();
+    text.is_empty()
+        || text == code.name()
+        || text.replace('_', "").eq_ignore_ascii_case(code.name())
 }
 
 impl From<ResourceError> for ClientError {

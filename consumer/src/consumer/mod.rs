@@ -308,7 +308,10 @@ impl Consumer {
         let fetched = match outcome.result {
             Ok(fetched) => fetched,
             Err(error) => {
-                tracing::warn!(%error, "fetch failed; refreshing metadata");
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "fetch failed; refreshing metadata"
+                );
                 self.client.invalidate_metadata();
                 return Ok(());
             }

@@ -469,7 +469,14 @@ mod tests {
             matches!(error, BatchError::Decompression { .. }),
             "{error:?}"
         );
-        assert!(error.to_string().contains("dependent blocks"), "{error}");
+        // The codec's reason is the error's source, not part of its text.
+        let reason = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|r| r.contains("dependent blocks")),
+            "{reason:?}"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub enum BatchError {
     #[error("unsupported compression type {0}")]
     UnsupportedCompression(u8),
     /// The compressed records could not be decompressed.
-    #[error("{compression:?} decompression failed: {source}")]
+    #[error("{compression:?} decompression failed")]
     Decompression {
         /// The codec in use.
         compression: Compression,
@@ -58,7 +58,7 @@ pub enum BatchError {
         max_bytes: usize,
     },
     /// Compressing the records failed (only seen while building).
-    #[error("{compression:?} compression failed: {source}")]
+    #[error("{compression:?} compression failed")]
     Compression {
         /// The codec in use.
         compression: Compression,
