@@ -3,23 +3,51 @@
 //! (The crate map is written out at the end of this work; see below.)
 #![deny(missing_docs)]
 
+mod alter_partition;
+mod brokers;
 mod codec;
+mod config;
+mod election;
 mod error;
 mod image;
+mod messages;
+mod pending;
+mod placement;
+mod producer_ids;
 mod records;
+mod state;
+mod topics;
 
+#[cfg(test)]
+mod alter_partition_tests;
+#[cfg(test)]
+mod brokers_tests;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
 mod image_tests;
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod topics_tests;
 
 pub use codec::{CodecError, RECORD_FORMAT_VERSION, decode_batch, encode_batch};
+pub use config::ControllerConfig;
 pub use error::ApplyError;
 pub use image::{BrokerRegistration, MetadataImage, PartitionState, TopicImage};
+pub use messages::{
+    AllocateProducerIdsRequest, AllocateProducerIdsResponse, AlterPartitionItem,
+    AlterPartitionRequest, AlterPartitionResponse, AlterPartitionResult, CreatableTopic,
+    CreatePartitionsRequest, CreatePartitionsTopic, CreateTopicsRequest, CreatedTopic, Decision,
+    DeleteTopicsRequest, HeartbeatRequest, HeartbeatResponse, RegisterBrokerRequest,
+    RegisterBrokerResponse, TopicOutcome,
+};
+pub use placement::{PlacementBroker, place_replicas};
 pub use records::{
     BrokerEndpoint, BrokerEpochRef, BrokerId, ConfigRecord, ConfigResource, MetadataRecord,
     NO_LEADER, PartitionChangeRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
     TopicRecord,
 };
+pub use state::ControllerState;
