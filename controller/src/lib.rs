@@ -5,6 +5,7 @@
 
 mod alter_partition;
 mod brokers;
+mod checked_file;
 mod codec;
 mod config;
 mod election;
@@ -14,8 +15,11 @@ mod messages;
 mod pending;
 mod placement;
 mod producer_ids;
+mod raft_log;
 mod records;
+mod snapshot;
 mod state;
+mod storage_error;
 mod topics;
 
 #[cfg(test)]
@@ -28,6 +32,10 @@ mod codec_tests;
 mod image_tests;
 #[cfg(test)]
 mod property_tests;
+#[cfg(test)]
+mod raft_log_tests;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -45,9 +53,14 @@ pub use messages::{
     RegisterBrokerResponse, TopicOutcome,
 };
 pub use placement::{PlacementBroker, place_replicas};
+pub use raft_log::{
+    LogEntry, LogId, LogRecovery, RAFT_LOG_FILE_NAME, RaftLogFile, RaftStorageConfig,
+};
 pub use records::{
     BrokerEndpoint, BrokerEpochRef, BrokerId, ConfigRecord, ConfigResource, MetadataRecord,
     NO_LEADER, PartitionChangeRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
     TopicRecord,
 };
+pub use snapshot::{Snapshot, SnapshotStore, VOTE_FILE_NAME};
 pub use state::ControllerState;
+pub use storage_error::StorageError;
