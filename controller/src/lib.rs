@@ -1,6 +1,106 @@
-//! Sluice's cluster controller (issue 18, first steps).
+//! Sluice's cluster controller: the metadata log's records, the image they
+//! build, the active controller's decisions, and the Raft log on disk
+//! (DESIGN.md section 5; issue 18, first steps).
 //!
-//! (The crate map is written out at the end of this work; see below.)
+//! Everything here is synchronous and sans-IO except the file code, which does
+//! plain blocking file I/O (call it from a blocking task). Nothing depends on
+//! the broker; the broker will depend on this crate.
+//!
+//! # The map
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `records` | [`MetadataRecord`]: broker registrations (id, incarnation, endpoints, rack), fencing, controlled shutdown, topics with configs, partitions (replicas, ISR, leader, leader epoch, partition epoch), partition changes (KIP-497), config changes, topic removal, producer-id blocks (KIP-730). |
+//! | `codec` | [`encode_batch`] / [`decode_batch`]: one decision's records as one Raft entry's bytes (a version byte, then postcard; deterministic). |
+//! | `image` | [`MetadataImage`]: the cluster as the records describe it; a pure [`MetadataImage::apply`] that refuses inconsistent records ([`ApplyError`]) and the queries brokers need. |
+//! | `config` | [`ControllerConfig`]: `broker.session.timeout.ms` (2000), `broker.heartbeat.interval.ms` (500), `unclean.leader.election.enable` (false), `num.partitions`, `default.replication.factor`, producer-id block size, per-request partition limit. |
+//! | `state`, `brokers` | [`ControllerState`]: broker sessions; registration, heartbeats (unfence once caught up), session expiry on `tick`, controlled shutdown. |
+//! | `election` | Leader election from the ISR in replica order; the partition goes offline (leader -1) rather than elect outside the ISR unless unclean election is on. |
+//! | `placement` | [`place_replicas`]: spreads replicas and leaders evenly (within one per broker without racks), rack-aware. |
+//! | `topics`, `alter_partition`, `producer_ids` | CreateTopics, CreatePartitions, DeleteTopics; AlterPartition with Kafka's error codes; producer-id blocks. |
+//! | `messages` | The plain request and response structs of the decisions, and [`Decision`]. |
+//! | `raft_log` | [`RaftLogFile`]: the append-only Raft log (length + CRC-32 frames, fsync on append, torn tail cut at open, suffix truncation, prefix purge by rewrite and rename). |
+//! | `snapshot`, `checked_file` | [`SnapshotStore`]: snapshots and the vote, written through a temp file, fsync and rename; a corrupt newest snapshot falls back to an older one. |
+//!
+//! # How the shell drives it
+//!
+//! The active controller (the Raft leader) owns one [`ControllerState`] and
+//! an image with every record it has proposed applied. For each request it
+//! calls the decision (`register_broker`, `heartbeat`, `create_topics`, ...)
+//! with `now_ms`, proposes the returned [`Decision::records`] as one Raft
+//! entry ([`encode_batch`]), applies them to its image at once so the next
+//! decision sees them, and answers [`Decision::response`] once the entry is
+//! committed. Every ~100 ms it calls [`ControllerState::tick`] and proposes
+//! what that returns (fencing of expired sessions and the elections that
+//! follow). On losing leadership it drops its state and rebuilds the image
+//! from committed records. Every node (voter or not) applies committed
+//! entries ([`decode_batch`], then [`MetadataImage::apply`] per record) to
+//! the image its broker reads.
+//!
+//! ```
+//! use sluice_controller::{
+//!     ControllerConfig, ControllerState, CreatableTopic, CreateTopicsRequest, HeartbeatRequest,
+//!     MetadataImage, RegisterBrokerRequest,
+//! };
+//!
+//! let mut image = MetadataImage::new();
+//! let mut controller = ControllerState::new(ControllerConfig::default());
+//! let register = RegisterBrokerRequest {
+//!     broker_id: 1,
+//!     incarnation_id: uuid::Uuid::from_u128(7),
+//!     endpoints: Vec::new(),
+//!     rack: None,
+//! };
+//! let decision = controller.register_broker(&image, 0, 0, &register);
+//! for record in &decision.records {
+//!     image.apply(record).expect("the controller's records fit its image");
+//! }
+//! let heartbeat = HeartbeatRequest {
+//!     broker_id: 1,
+//!     broker_epoch: decision.response.broker_epoch,
+//!     current_metadata_offset: 1,
+//!     want_fence: false,
+//!     want_shut_down: false,
+//! };
+//! for record in &controller.heartbeat(&image, 500, &heartbeat).records {
+//!     image.apply(record).expect("the controller's records fit its image");
+//! }
+//! let topic = CreatableTopic { name: "orders".into(), num_partitions: 3, replication_factor: 1, ..Default::default() };
+//! let request = CreateTopicsRequest { topics: vec![topic], validate_only: false };
+//! let decision = controller.create_topics(&image, &request, &mut || uuid::Uuid::from_u128(42));
+//! for record in &decision.records {
+//!     image.apply(record).expect("the controller's records fit its image");
+//! }
+//! assert_eq!(image.partitions_led_by(1).len(), 3);
+//! ```
+//!
+//! # Design notes
+//!
+//! - **Records carry their epochs.** Kafka derives leader and partition
+//!   epochs on replay; here a [`PartitionChangeRecord`] states them and
+//!   `apply` refuses one that does not follow (partition epoch + 1; leader
+//!   epoch + 1 exactly when the leader changes), so a bug shows as an error,
+//!   not as a silently different image.
+//! - **Broker epochs** are a counter in the image (each registration gets the
+//!   last + 1), not the record's log offset as in Kafka, so decisions need
+//!   no offsets. A new incarnation replaces the old registration at once
+//!   (Kafka refuses it while the old session lives): a restarted broker does
+//!   not wait out a session; the old process's heartbeats get
+//!   STALE_BROKER_EPOCH. The new registration starts fenced and leaves every
+//!   ISR (its unflushed tail may be gone).
+//! - **Session 2000 ms, heartbeat 500 ms** ([`ControllerConfig`]): a killed
+//!   broker is fenced 2.0-2.1 s after its last heartbeat (with a 100 ms
+//!   tick) and its leaderships move in the same entry, under the 3 s goal.
+//! - **No ELR (KIP-966).** When the last ISR member is fenced it stays the
+//!   ISR and the partition is offline (leader -1) until it returns, or until
+//!   an unclean election if enabled.
+//! - **Placement** is a greedy least-loaded pick (see [`place_replicas`]),
+//!   not Kafka's randomised striping, so it is deterministic and testable.
+//! - **Producer-id blocks** are consecutive ranges; the image keeps only the
+//!   next free id.
+//! - **Not yet here:** the openraft glue (network, `RaftLogStorage` over
+//!   [`RaftLogFile`]), forwarding admin requests to the active controller,
+//!   config validation, partition reassignment.
 #![deny(missing_docs)]
 
 mod alter_partition;
