@@ -3,8 +3,9 @@
 //! (DESIGN.md section 5; issue 18, first steps).
 //!
 //! Everything here is synchronous and sans-IO except the file code, which does
-//! plain blocking file I/O (call it from a blocking task). Nothing depends on
-//! the broker; the broker will depend on this crate.
+//! plain blocking file I/O (call it from a blocking task), and the `quorum`
+//! module, the async shell (tokio, openraft) around the rest. Nothing depends
+//! on the broker; the broker will depend on this crate.
 //!
 //! # The map
 //!
@@ -21,6 +22,7 @@
 //! | `messages` | The plain request and response structs of the decisions, and [`Decision`]. |
 //! | `raft_log` | [`RaftLogFile`]: the append-only Raft log (length + CRC-32 frames, fsync on append, torn tail cut at open, suffix truncation, prefix purge by rewrite and rename). |
 //! | `snapshot`, `checked_file` | [`SnapshotStore`]: snapshots and the vote, written through a temp file, fsync and rename; a corrupt newest snapshot falls back to an older one. |
+//! | `quorum` | [`MetadataQuorum`], our one trait over Raft (propose, subscribe, image, status), and [`RaftQuorum`]: openraft `=0.10.0-alpha.37` over the files above, a TCP transport between controllers, and the metadata state machine. The only module that names openraft. |
 //!
 //! # How the shell drives it
 //!
@@ -98,9 +100,18 @@
 //!   not Kafka's randomised striping, so it is deterministic and testable.
 //! - **Producer-id blocks** are consecutive ranges; the image keeps only the
 //!   next free id.
-//! - **Not yet here:** the openraft glue (network, `RaftLogStorage` over
-//!   [`RaftLogFile`]), forwarding admin requests to the active controller,
-//!   config validation, partition reassignment.
+//! - **The Raft glue.** openraft's standard leader id makes a log id exactly
+//!   (term, index), the frame [`RaftLogFile`] stores; an entry's payload is a
+//!   kind byte and an encoded record batch (or openraft's membership as
+//!   JSON). Between controllers, frames are a length and JSON (openraft's
+//!   own serde types), one connection per peer. Every voter proposes the
+//!   configured voters as the first membership when its log is empty.
+//!   Offsets are Raft indexes.
+//! - **Not yet here:** wiring into the broker and CLI (`--controller-listen`,
+//!   `--controller-quorum-voters`), the active controller's loop (tick,
+//!   proposing decisions, rebuilding its state on leadership change),
+//!   forwarding admin requests, config validation, partition reassignment,
+//!   snapshots tuned to the metadata size (openraft's default policy now).
 #![deny(missing_docs)]
 
 mod alter_partition;
@@ -115,6 +126,7 @@ mod messages;
 mod pending;
 mod placement;
 mod producer_ids;
+mod quorum;
 mod raft_log;
 mod records;
 mod snapshot;
@@ -153,6 +165,10 @@ pub use messages::{
     RegisterBrokerResponse, TopicOutcome,
 };
 pub use placement::{PlacementBroker, place_replicas};
+pub use quorum::{
+    CommittedBatch, MetadataBatch, MetadataQuorum, QuorumConfig, QuorumError, QuorumStatus,
+    RaftQuorum,
+};
 pub use raft_log::{
     LogEntry, LogId, LogRecovery, RAFT_LOG_FILE_NAME, RaftLogFile, RaftStorageConfig,
 };
