@@ -16,7 +16,8 @@
 //! cuts the file at the first one that is incomplete, over the size limit,
 //! longer than what is left of the file, fails its CRC, or does not follow
 //! the one before it (index + 1, term not lower) — a torn tail, as a segment
-//! cuts one. Raft then fetches what was cut from the leader. A conflict
+//! cuts one. The first entry may have any index above the purged one
+//! (openraft decides where a log starts). Raft then fetches what was cut from the leader. A conflict
 //! truncates a suffix; a snapshot purges a prefix by rewriting the kept
 //! suffix under a new header into a temp file, fsyncing it and renaming it
 //! over the log. No length read from the file is allocated before it is
@@ -109,7 +110,10 @@ pub struct RaftLogFile {
     file: File,
     config: RaftStorageConfig,
     purged: Option<LogId>,
-    /// Where entry `first_index() + i` is, for every entry in the file.
+    /// The index of the first entry in the file (meaningful when it holds
+    /// any).
+    first: u64,
+    /// Where entry `first + i` is, for every entry in the file.
     positions: Vec<EntryPosition>,
     end: u64,
 }
@@ -144,6 +148,7 @@ impl RaftLogFile {
             file: file.try_clone().at("open", dir)?,
             config,
             purged,
+            first: 0,
             positions: Vec::new(),
             end: HEADER_BYTES,
         };
@@ -196,6 +201,9 @@ impl RaftLogFile {
                 return Ok(());
             }
             let frame_bytes = FRAME_PREFIX_BYTES as u64 + length;
+            if self.positions.is_empty() {
+                self.first = id.index;
+            }
             self.positions.push(EntryPosition {
                 term: id.term,
                 position: self.end,
@@ -205,15 +213,17 @@ impl RaftLogFile {
         }
     }
 
-    /// The index the next entry must have.
-    fn next_index(&self) -> u64 {
-        self.last_log_id()
-            .map_or(0, |id| id.index.saturating_add(1))
-    }
-
+    /// Whether `id` may be the next entry: the last index + 1 after an
+    /// entry; above the purged index in a log that holds none (any index in
+    /// a fresh log: openraft decides where a log starts).
     fn check_follows(&self, id: LogId) -> Result<(), StorageError> {
-        let expected = self.next_index();
-        if id.index != expected {
+        let expected = self.last_log_id().map_or(0, |l| l.index.saturating_add(1));
+        let fits = if self.positions.is_empty() {
+            id.index >= expected || self.purged.is_none()
+        } else {
+            id.index == expected
+        };
+        if !fits {
             return Err(StorageError::NotContiguous {
                 expected,
                 got: id.index,
@@ -236,10 +246,7 @@ impl RaftLogFile {
 
     /// The index of the first entry in the file, if it holds any.
     pub fn first_index(&self) -> Option<u64> {
-        if self.positions.is_empty() {
-            return None;
-        }
-        Some(self.purged.map_or(0, |p| p.index.saturating_add(1)))
+        (!self.positions.is_empty()).then_some(self.first)
     }
 
     /// The last entry's id, or the last purged one when the file holds none.
@@ -278,6 +285,9 @@ impl RaftLogFile {
                 return Err(e);
             }
             let frame_bytes = encode_frame(entry, &mut bytes);
+            if self.positions.is_empty() {
+                self.first = entry.id.index;
+            }
             let at = EntryPosition {
                 term: entry.id.term,
                 position,
@@ -393,9 +403,13 @@ impl RaftLogFile {
         if self.purged.is_some_and(|p| p.index >= upto.index) {
             return Ok(());
         }
-        let first = self.first_index().unwrap_or(0);
-        let drop_count =
-            (upto.index.saturating_sub(first).saturating_add(1) as usize).min(self.positions.len());
+        let drop_count = match self.first_index() {
+            Some(first) if upto.index >= first => (upto.index - first)
+                .saturating_add(1)
+                .min(self.positions.len() as u64)
+                as usize,
+            _ => 0,
+        };
         let kept_from = self
             .positions
             .get(drop_count)
@@ -416,6 +430,7 @@ impl RaftLogFile {
             p.position -= shift;
         }
         self.end -= shift;
+        self.first = self.first.saturating_add(drop_count as u64);
         self.purged = Some(upto);
         Ok(())
     }

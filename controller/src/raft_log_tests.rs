@@ -318,3 +318,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fresh_log_may_start_at_any_index_and_reopens_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = open(dir.path());
+    log.append(&entries(2, 7, 10)).unwrap();
+    assert_eq!(log.first_index(), Some(7));
+    drop(log);
+    let (log, _) = open(dir.path());
+    assert_eq!(log.first_index(), Some(7));
+    assert_eq!(all(&log), entries(2, 7, 10));
+}
+
+#[test]
+fn purge_below_the_first_entry_keeps_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = open(dir.path());
+    log.append(&entries(2, 7, 10)).unwrap();
+    log.purge_through(LogId { term: 1, index: 3 }).unwrap();
+    assert_eq!(all(&log), entries(2, 7, 10));
+    drop(log);
+    let (log, _) = open(dir.path());
+    assert_eq!(log.purged(), Some(LogId { term: 1, index: 3 }));
+    assert_eq!(all(&log), entries(2, 7, 10));
+}

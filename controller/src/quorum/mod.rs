@@ -26,6 +26,9 @@ mod raft_quorum;
 mod state_machine;
 mod types;
 
+#[cfg(test)]
+mod suite_tests;
+
 use std::future::Future;
 
 use tokio::sync::broadcast;
