@@ -89,7 +89,9 @@ pub trait MetadataQuorum: Send + Sync {
     ) -> impl Future<Output = Result<u64, QuorumError>> + Send;
 
     /// Every batch committed from now on, in order. A receiver that lags
-    /// behind loses batches (`RecvError::Lagged`) and must start again from
+    /// behind loses batches (`RecvError::Lagged`), and a node that installs
+    /// a snapshot from the leader skips the batches it covers (offsets jump);
+    /// either way the receiver must start again from
     /// [`MetadataQuorum::image`].
     fn subscribe(&self) -> broadcast::Receiver<CommittedBatch>;
 
