@@ -182,3 +182,13 @@ async fn single_voter_quorum_leads_alone_and_reopens_with_its_records() -> TestR
     node.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn node_outside_the_voters_does_not_start() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let voters = BTreeMap::from([(2, listener.local_addr()?.to_string())]);
+    let result = start(1, &voters, dir.path(), listener).await;
+    assert!(matches!(result, Err(QuorumError::Unavailable(_))));
+    Ok(())
+}

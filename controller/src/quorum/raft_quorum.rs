@@ -82,10 +82,17 @@ impl RaftQuorum {
     ///
     /// # Errors
     ///
-    /// [`QuorumError::Unavailable`] when the files cannot be opened or Raft
-    /// does not start.
+    /// [`QuorumError::Unavailable`] when this node is not among the voters,
+    /// the files cannot be opened or Raft does not start.
     pub async fn start(config: QuorumConfig, listener: TcpListener) -> Result<Self, QuorumError> {
         let unavailable = |e: &dyn std::fmt::Display| QuorumError::Unavailable(e.to_string());
+        if !config.voters.contains_key(&config.node_id) {
+            return Err(QuorumError::Unavailable(format!(
+                "node {} is not among the voters {:?}",
+                config.node_id,
+                config.voters.keys().collect::<Vec<_>>()
+            )));
+        }
         std::fs::create_dir_all(&config.dir).map_err(|e| unavailable(&e))?;
         let dir = config.dir.clone();
         let storage = config.storage.clone();
