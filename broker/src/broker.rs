@@ -6,7 +6,7 @@
 //! an `.await`. Appends bump a watch channel that long-polling fetches wait on.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sluice_protocol::ErrorCode;
@@ -63,6 +63,8 @@ pub struct Broker {
     appended: Box<[watch::Sender<u64>]>,
     closing: watch::Sender<bool>,
     groups: GroupService,
+    /// This node's controller quorum, when it is a voter (set once at start).
+    controller: OnceLock<sluice_controller::RaftQuorum>,
 }
 
 /// Milliseconds since the Unix epoch, as Kafka timestamps count them.
@@ -121,6 +123,7 @@ impl Broker {
             appended,
             closing,
             groups,
+            controller: OnceLock::new(),
         });
         broker.adopt_recovered_logs(recovered)?;
         broker.create_missing_partitions()?;
@@ -180,6 +183,21 @@ impl Broker {
                 .map_err(BrokerError::Startup)?;
         }
         Ok(())
+    }
+
+    /// The metadata quorum this node runs as a voter in combined mode, if
+    /// any (a single node has none).
+    pub fn controller(&self) -> Option<&sluice_controller::RaftQuorum> {
+        self.controller.get()
+    }
+
+    /// Attaches the controller quorum this node runs; only the first call
+    /// has an effect (the quorum is returned when one is already set).
+    pub(crate) fn set_controller(
+        &self,
+        quorum: sluice_controller::RaftQuorum,
+    ) -> Result<(), sluice_controller::RaftQuorum> {
+        self.controller.set(quorum)
     }
 
     /// The broker's configuration.

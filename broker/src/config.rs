@@ -6,6 +6,7 @@
 //! on loopback, data in `./sluice-data`). `config/single.toml` writes every
 //! default out.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,15 @@ pub struct BrokerConfig {
     pub advertised_listeners: Option<String>,
     /// `node.id`: this broker's id in Metadata responses.
     pub node_id: i32,
+    /// The controller listener's address (`host:port`), which the other
+    /// controllers reach this node's quorum on (Kafka: the listener named by
+    /// `controller.listener.names`). Only voters have one; `None` on a
+    /// single node.
+    pub controller_listener: Option<String>,
+    /// `controller.quorum.voters`: every controller of the metadata quorum,
+    /// `id@host:port,...` (`1@127.0.0.1:19093,2@127.0.0.1:29093`). `None`
+    /// (the default) runs a single node without a quorum.
+    pub controller_quorum_voters: Option<String>,
     /// `log.dirs`: where partition logs, topic metadata and `meta.properties` live.
     pub data_dir: PathBuf,
     /// `message.max.bytes`: the largest record batch a produce may carry
@@ -73,6 +83,8 @@ impl Default for BrokerConfig {
             listeners: "127.0.0.1:9092".to_owned(),
             advertised_listeners: None,
             node_id: 1,
+            controller_listener: None,
+            controller_quorum_voters: None,
             data_dir: PathBuf::from("./sluice-data"),
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
@@ -146,7 +158,147 @@ pub enum ConfigFileError {
     },
 }
 
+/// Why the cluster settings (`node_id`, `controller_listener`,
+/// `controller_quorum_voters`) cannot be used; each message is one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterConfigError {
+    /// The voter list does not parse.
+    #[error(
+        "invalid controller quorum voters {voters:?}: {reason} (expected id@host:port,..., e.g. 1@127.0.0.1:19093,2@127.0.0.1:29093)"
+    )]
+    InvalidVoters {
+        /// The list as given.
+        voters: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two voters share a node id.
+    #[error("invalid controller quorum voters: node id {0} appears more than once")]
+    DuplicateVoter(i32),
+    /// A controller listener on a node that is not a voter.
+    #[error(
+        "node {node_id} has a controller listener ({listener}) but is not among the controller quorum voters {voters:?}"
+    )]
+    ListenerOnNonVoter {
+        /// This node.
+        node_id: i32,
+        /// The controller listener given.
+        listener: String,
+        /// The voter ids (empty when none are configured).
+        voters: Vec<i32>,
+    },
+    /// A voter without a controller listener.
+    #[error(
+        "node {0} is a controller quorum voter but has no controller listener (--controller-listen / controller_listener)"
+    )]
+    VoterWithoutListener(i32),
+    /// The controller listener is the client listener.
+    #[error("the controller listener {0} must differ from the client listener (listeners)")]
+    SharedListener(String),
+    /// A node that is not a voter: it would need a broker-only role.
+    #[error(
+        "broker-only nodes are not supported yet: node {node_id} is not among the controller quorum voters {voters:?}"
+    )]
+    BrokerOnly {
+        /// This node.
+        node_id: i32,
+        /// The voter ids.
+        voters: Vec<i32>,
+    },
+}
+
+/// What this node runs of the controller quorum, from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerRole {
+    /// This node's id.
+    pub node_id: i32,
+    /// The address to bind the controller listener on.
+    pub listener: String,
+    /// Every voter's id and controller address, this node included.
+    pub voters: BTreeMap<i32, String>,
+}
+
+/// Parses `controller.quorum.voters` (`id@host:port,...`).
+///
+/// # Errors
+/// [`ClusterConfigError::InvalidVoters`] or
+/// [`ClusterConfigError::DuplicateVoter`].
+pub fn parse_quorum_voters(text: &str) -> Result<BTreeMap<i32, String>, ClusterConfigError> {
+    let invalid = |reason: String| ClusterConfigError::InvalidVoters {
+        voters: text.to_owned(),
+        reason,
+    };
+    let mut voters = BTreeMap::new();
+    for entry in text.split(',').map(str::trim) {
+        if entry.is_empty() {
+            return Err(invalid("empty entry".to_owned()));
+        }
+        let (id, address) = entry
+            .split_once('@')
+            .ok_or_else(|| invalid(format!("{entry:?} has no '@'")))?;
+        let id: i32 = id
+            .trim()
+            .parse()
+            .ok()
+            .filter(|id| *id >= 0)
+            .ok_or_else(|| invalid(format!("{id:?} is not a node id")))?;
+        let port = address
+            .rsplit_once(':')
+            .filter(|(host, _)| !host.is_empty())
+            .and_then(|(_, port)| port.parse::<u16>().ok())
+            .filter(|port| *port != 0);
+        if port.is_none() {
+            return Err(invalid(format!("{address:?} is not host:port")));
+        }
+        if voters.insert(id, address.to_owned()).is_some() {
+            return Err(ClusterConfigError::DuplicateVoter(id));
+        }
+    }
+    Ok(voters)
+}
+
 impl BrokerConfig {
+    /// Checks the cluster settings and says whether this node runs a
+    /// controller: `Ok(None)` for a single node (no voters configured),
+    /// `Ok(Some(role))` for a voter in combined mode.
+    ///
+    /// # Errors
+    /// [`ClusterConfigError`] for a voter list that does not parse or names
+    /// a node twice, a controller listener on a node that is not a voter, a
+    /// voter without one, and a node outside the voters (broker-only nodes
+    /// are not supported yet).
+    pub fn controller_role(&self) -> Result<Option<ControllerRole>, ClusterConfigError> {
+        let voters = match self.controller_quorum_voters.as_deref().map(str::trim) {
+            None | Some("") => BTreeMap::new(),
+            Some(text) => parse_quorum_voters(text)?,
+        };
+        let ids = || voters.keys().copied().collect::<Vec<_>>();
+        match (
+            &self.controller_listener,
+            voters.contains_key(&self.node_id),
+        ) {
+            (Some(listener), false) => Err(ClusterConfigError::ListenerOnNonVoter {
+                node_id: self.node_id,
+                listener: listener.clone(),
+                voters: ids(),
+            }),
+            (None, true) => Err(ClusterConfigError::VoterWithoutListener(self.node_id)),
+            (None, false) if voters.is_empty() => Ok(None),
+            (None, false) => Err(ClusterConfigError::BrokerOnly {
+                node_id: self.node_id,
+                voters: ids(),
+            }),
+            (Some(listener), true) if *listener == self.listeners => {
+                Err(ClusterConfigError::SharedListener(listener.clone()))
+            }
+            (Some(listener), true) => Ok(Some(ControllerRole {
+                node_id: self.node_id,
+                listener: listener.clone(),
+                voters,
+            })),
+        }
+    }
+
     /// Parses a TOML document; missing fields take their defaults.
     ///
     /// # Errors
@@ -187,6 +339,10 @@ impl BrokerConfig {
         let settings = [
             ("node.id", self.node_id.to_string()),
             ("listeners", self.listeners.clone()),
+            (
+                "controller.quorum.voters",
+                self.controller_quorum_voters.clone().unwrap_or_default(),
+            ),
             ("advertised.listeners", self.advertised_address().to_owned()),
             ("log.dirs", self.data_dir.display().to_string()),
             ("message.max.bytes", self.message_max_bytes.to_string()),
@@ -286,6 +442,118 @@ mod tests {
     #[test]
     fn unknown_fields_are_rejected() {
         assert!(BrokerConfig::from_toml("no_such_setting = 1\n").is_err());
+    }
+
+    fn voter_config(node_id: i32, listener: Option<&str>, voters: &str) -> BrokerConfig {
+        BrokerConfig {
+            node_id,
+            controller_listener: listener.map(str::to_owned),
+            controller_quorum_voters: Some(voters.to_owned()),
+            ..BrokerConfig::default()
+        }
+    }
+
+    const VOTERS: &str = "1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093";
+
+    #[test]
+    fn no_voters_is_a_single_node_without_a_controller() {
+        assert_eq!(BrokerConfig::default().controller_role(), Ok(None));
+    }
+
+    #[test]
+    fn a_voter_with_a_controller_listener_runs_a_controller() {
+        let role = voter_config(2, Some("127.0.0.1:29093"), VOTERS)
+            .controller_role()
+            .unwrap()
+            .unwrap();
+        assert_eq!(role.node_id, 2);
+        assert_eq!(role.listener, "127.0.0.1:29093");
+        assert_eq!(role.voters.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(role.voters[&3], "127.0.0.1:39093");
+    }
+
+    #[test]
+    fn malformed_voter_lists_are_refused() {
+        for bad in [
+            "1@127.0.0.1",
+            "x@127.0.0.1:1",
+            "1-127.0.0.1:1",
+            "1@127.0.0.1:1,,2@h:2",
+            "1@:1",
+            "-1@h:1",
+            "1@h:99999",
+        ] {
+            assert!(
+                matches!(
+                    parse_quorum_voters(bad),
+                    Err(ClusterConfigError::InvalidVoters { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_voter_ids_are_refused() {
+        assert_eq!(
+            parse_quorum_voters("1@h:1,2@h:2,1@h:3"),
+            Err(ClusterConfigError::DuplicateVoter(1))
+        );
+    }
+
+    #[test]
+    fn controller_listener_outside_the_voters_is_refused() {
+        let mut config = voter_config(4, Some("127.0.0.1:49093"), VOTERS);
+        assert!(matches!(
+            config.controller_role(),
+            Err(ClusterConfigError::ListenerOnNonVoter { node_id: 4, .. })
+        ));
+        config.controller_quorum_voters = None;
+        assert!(matches!(
+            config.controller_role(),
+            Err(ClusterConfigError::ListenerOnNonVoter { node_id: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn voter_without_controller_listener_is_refused() {
+        assert_eq!(
+            voter_config(1, None, VOTERS).controller_role(),
+            Err(ClusterConfigError::VoterWithoutListener(1))
+        );
+    }
+
+    #[test]
+    fn broker_only_node_is_refused() {
+        assert!(matches!(
+            voter_config(4, None, VOTERS).controller_role(),
+            Err(ClusterConfigError::BrokerOnly { node_id: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn controller_listener_must_differ_from_the_client_listener() {
+        let config = voter_config(1, Some("127.0.0.1:9092"), "1@127.0.0.1:9092");
+        assert!(matches!(
+            config.controller_role(),
+            Err(ClusterConfigError::SharedListener(_))
+        ));
+    }
+
+    #[test]
+    fn shipped_cluster_configs_are_voters_in_combined_mode() {
+        for (id, text) in [
+            (1, include_str!("../../config/cluster/node1.toml")),
+            (2, include_str!("../../config/cluster/node2.toml")),
+            (3, include_str!("../../config/cluster/node3.toml")),
+        ] {
+            let role = BrokerConfig::from_toml(text)
+                .unwrap()
+                .controller_role()
+                .unwrap()
+                .unwrap();
+            assert_eq!((role.node_id, role.voters.len()), (id, 3));
+        }
     }
 
     #[test]

@@ -130,7 +130,10 @@ pub async fn dispatch(
 ) -> Result<Option<FrameChunks>, RequestError> {
     let frame = decode_request_frame(frame)?;
     if frame.api_key == ApiKey::ApiVersions {
-        return Ok(Some(handlers::api_versions::handle(&frame)?.into()));
+        let controller = broker.controller().is_some();
+        return Ok(Some(
+            handlers::api_versions::handle(&frame, controller)?.into(),
+        ));
     }
     if !is_supported(frame.api_key, frame.api_version()) {
         return Err(RequestError::UnsupportedVersion {
@@ -168,6 +171,10 @@ pub async fn dispatch(
         ApiKey::ElectLeaders => serve!(ctx, frame, handlers::elect_leaders::handle),
         ApiKey::DescribeCluster => serve!(ctx, frame, handlers::describe_cluster::handle),
         ApiKey::DescribeProducers => serve!(ctx, frame, handlers::describe_producers::handle),
+        // Served only by a controller; ApiVersions does not list it elsewhere.
+        ApiKey::DescribeQuorum if broker.controller().is_some() => {
+            serve!(ctx, frame, handlers::describe_quorum::handle)
+        }
         ApiKey::FindCoordinator => serve!(ctx, frame, handlers::find_coordinator::handle),
         ApiKey::JoinGroup => serve!(ctx, frame, handlers::groups::join_group),
         ApiKey::SyncGroup => serve!(ctx, frame, handlers::groups::sync_group),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use sluice_protocol::ErrorCode;
 use sluice_storage::StorageError;
 
+use crate::config::ClusterConfigError;
 use crate::meta::MetaError;
 use crate::topics::RegistryError;
 
@@ -46,4 +47,10 @@ pub enum BrokerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The cluster settings are inconsistent.
+    #[error(transparent)]
+    Cluster(#[from] ClusterConfigError),
+    /// The controller quorum could not start.
+    #[error("cannot start the controller quorum")]
+    Controller(#[source] sluice_controller::QuorumError),
 }

@@ -43,13 +43,15 @@ mod validation;
 pub use broker::{
     Broker, CONSUMER_OFFSETS_TOPIC, RECORDED_TOPIC_CONFIGS, is_recorded_topic_config, now_ms,
 };
-pub use config::{BrokerConfig, ConfigFileError};
+pub use config::{
+    BrokerConfig, ClusterConfigError, ConfigFileError, ControllerRole, parse_quorum_voters,
+};
 pub use dispatch::{RequestContext, RequestError, dispatch};
 pub use error::BrokerError;
 pub use group_service::GroupService;
 pub use meta::{MetaError, NodeIdentity};
 pub use partition::{AppendOutcome, Partition, PartitionState, ReadOutcome};
-pub use server::{BrokerHandle, run, start};
+pub use server::{BrokerHandle, CLUSTER_METADATA_DIR, run, start};
 pub use topic_admin::{
     CreationRefusal, MAX_PARTITIONS_PER_TOPIC, NoRoomForPartitions, TopicConfigEntry,
 };

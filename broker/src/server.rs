@@ -11,13 +11,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sluice_controller::{QuorumConfig, RaftQuorum};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::broker::Broker;
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, ControllerRole};
 use crate::connection::serve_connection;
 use crate::error::BrokerError;
 
@@ -49,6 +50,10 @@ pub async fn run(
     // Every connection task holds a sender; recv returns None once all are done.
     let _ = done_rx.recv().await;
     info!("all connections drained");
+    if let Some(controller) = broker.controller() {
+        controller.shutdown().await;
+        info!("controller quorum stopped");
+    }
     ticker.abort();
     // Let a retention pass or flush that is under way finish before closing logs.
     let _ = maintenance.await;
@@ -106,12 +111,18 @@ pub struct BrokerHandle {
 /// Binds the listener, opens the data directory and starts serving.
 ///
 /// When `advertised_listeners` is unset the bound address is advertised, so
-/// a `:0` listener advertises its real port.
+/// a `:0` listener advertises its real port. A node named in
+/// `controller_quorum_voters` also binds its `controller_listener` and runs
+/// its controller quorum (combined mode), files under
+/// `<data_dir>/__cluster_metadata/`, stopped after the connections drain.
 ///
 /// # Errors
-/// [`BrokerError::Bind`] when the address cannot be bound, or any error of
-/// [`Broker::open`].
+/// [`BrokerError::Cluster`] for inconsistent cluster settings (checked
+/// before anything is bound or opened), [`BrokerError::Bind`] when an
+/// address cannot be bound, [`BrokerError::Controller`] when the quorum does
+/// not start, or any error of [`Broker::open`].
 pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    let role = config.controller_role()?;
     let listener = TcpListener::bind(&config.listeners)
         .await
         .map_err(|source| BrokerError::Bind {
@@ -125,9 +136,22 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, BrokerError
     if config.advertised_listeners.is_none() {
         config.advertised_listeners = Some(local_addr.to_string());
     }
+    let controller_listener = match &role {
+        Some(role) => Some(bind(&role.listener).await?),
+        None => None,
+    };
+    let metadata_dir = config.data_dir.join(CLUSTER_METADATA_DIR);
     let broker = tokio::task::spawn_blocking(move || Broker::open(config))
         .await
         .map_err(|e| BrokerError::Task(e.to_string()))??;
+    if let (Some(role), Some(listener)) = (role, controller_listener)
+        && let Err(error) = start_controller(&broker, role, listener, metadata_dir).await
+    {
+        // No half-started node: close the logs just opened.
+        let broker = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || broker.shutdown()).await;
+        return Err(error);
+    }
     info!(address = %local_addr, "listening on {local_addr}");
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(run(listener, Arc::clone(&broker), async move {
@@ -139,6 +163,48 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, BrokerError
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// The controller quorum's directory inside the data directory (no
+/// `-<partition>` suffix, so the log manager does not take it for a
+/// partition).
+pub const CLUSTER_METADATA_DIR: &str = "__cluster_metadata";
+
+async fn bind(address: &str) -> Result<TcpListener, BrokerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| BrokerError::Bind {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+async fn start_controller(
+    broker: &Broker,
+    role: ControllerRole,
+    listener: TcpListener,
+    dir: std::path::PathBuf,
+) -> Result<(), BrokerError> {
+    let voters = role
+        .voters
+        .iter()
+        .map(|(id, address)| (u64::from(id.unsigned_abs()), address.clone()))
+        .collect();
+    let config = QuorumConfig::new(u64::from(role.node_id.unsigned_abs()), voters, dir);
+    let quorum = RaftQuorum::start(config, listener)
+        .await
+        .map_err(BrokerError::Controller)?;
+    info!(
+        node_id = role.node_id,
+        address = %role.listener,
+        voters = ?role.voters.keys().collect::<Vec<_>>(),
+        "controller quorum started on {}",
+        role.listener
+    );
+    if let Err(quorum) = broker.set_controller(quorum) {
+        quorum.shutdown().await;
+    }
+    Ok(())
 }
 
 impl BrokerHandle {

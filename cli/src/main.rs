@@ -46,7 +46,9 @@ Examples:
   sluice broker
   sluice broker --listen 0.0.0.0:9092 --advertised-listener broker1.example.com:9092
   sluice broker --data-dir /var/lib/sluice --node-id 1
-  sluice broker --config config/single.toml")]
+  sluice broker --config config/single.toml
+  sluice broker --node-id 1 --listen 127.0.0.1:19092 --controller-listen 127.0.0.1:19093 \
+    --controller-quorum-voters 1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093 --data-dir ./node1")]
     Broker(commands::broker::BrokerArgs),
     /// Create, list, describe, alter and delete topics.
     Topic(commands::topic::TopicArgs),
@@ -56,6 +58,8 @@ Examples:
     Produce(commands::produce::ProduceArgs),
     /// Read records and print them (template or JSON lines).
     Consume(commands::consume::ConsumeArgs),
+    /// Show the controller quorum: voters, active controller, offsets.
+    Cluster(commands::cluster::ClusterCommandArgs),
     /// Measure throughput and latency: produce, consume, or end to end.
     Bench(commands::bench::BenchArgs),
 }
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => commands::produce::run(args),
         Command::Consume(args) => commands::consume::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Cluster(args) => commands::cluster::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

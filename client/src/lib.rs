@@ -58,6 +58,7 @@ pub mod testing;
 
 pub use admin::Admin;
 pub use admin::plan::{PartitionOffsets, lag, reset_target};
+pub use admin::quorum::{QuorumInfo, QuorumVoter};
 pub use admin::types::{
     AlterConfigOp, ConfigEntry, ConfigSource, CreatedTopic, GroupDescription, GroupMember,
     GroupPartitionOffset, ListedGroup, ListedOffset, NewTopic, OffsetReset, OffsetSpec,

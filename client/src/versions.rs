@@ -63,6 +63,7 @@ pub const CLIENT_APIS: &[ClientApi] = &[
         0,
         1,
     ),
+    api(ApiKey::DescribeQuorum, "DescribeQuorum", 0, 2),
 ];
 
 /// The client's entry for an API key, if the client speaks it.

@@ -167,7 +167,7 @@ pub use messages::{
 pub use placement::{PlacementBroker, place_replicas};
 pub use quorum::{
     CommittedBatch, MetadataBatch, MetadataQuorum, QuorumConfig, QuorumError, QuorumStatus,
-    RaftQuorum,
+    RaftQuorum, VoterProgress,
 };
 pub use raft_log::{
     LogEntry, LogId, LogRecovery, RAFT_LOG_FILE_NAME, RaftLogFile, RaftStorageConfig,

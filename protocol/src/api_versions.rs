@@ -27,6 +27,9 @@ const fn api(api_key: ApiKey, min_version: i16, max_version: i16) -> SupportedAp
 }
 
 /// Every API the broker serves, in API-key order.
+///
+/// DescribeQuorum is served only by a node that runs a controller (the
+/// broker leaves it out of ApiVersions otherwise).
 pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Produce, 3, 12),
     api(ApiKey::Fetch, 4, 16),
@@ -54,6 +57,7 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::ElectLeaders, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::OffsetDelete, 0, 0),
+    api(ApiKey::DescribeQuorum, 0, 2),
     api(ApiKey::DescribeCluster, 0, 1),
     api(ApiKey::DescribeProducers, 0, 0),
 ];

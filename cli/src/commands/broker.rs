@@ -28,6 +28,14 @@ pub struct BrokerArgs {
     /// This broker's id (`node.id`).
     #[arg(long)]
     node_id: Option<i32>,
+    /// Address the controller listens on for the other controllers
+    /// (`controller_listener`); only on a node among the quorum voters.
+    #[arg(long, value_name = "HOST:PORT")]
+    controller_listen: Option<String>,
+    /// The controller quorum's voters (`controller.quorum.voters`), e.g.
+    /// `1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093`.
+    #[arg(long, value_name = "ID@HOST:PORT,...")]
+    controller_quorum_voters: Option<String>,
 }
 
 impl BrokerArgs {
@@ -48,6 +56,14 @@ impl BrokerArgs {
         if let Some(node_id) = self.node_id {
             config.node_id = node_id;
         }
+        if let Some(listener) = self.controller_listen {
+            config.controller_listener = Some(listener);
+        }
+        if let Some(voters) = self.controller_quorum_voters {
+            config.controller_quorum_voters = Some(voters);
+        }
+        // Refuse inconsistent cluster settings before anything starts.
+        config.controller_role()?;
         Ok(config)
     }
 }

@@ -6,6 +6,7 @@ mod configs;
 mod groups;
 mod offsets;
 pub(crate) mod plan;
+pub(crate) mod quorum;
 mod topics;
 pub(crate) mod types;
 

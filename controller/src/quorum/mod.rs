@@ -63,6 +63,23 @@ pub struct QuorumStatus {
     pub committed_offset: Option<u64>,
     /// The last offset applied to this node's image.
     pub applied_offset: Option<u64>,
+    /// The last offset in this node's own log (its log end offset - 1).
+    pub last_log_offset: Option<u64>,
+    /// How far each voter has replicated, as the leader tracks it; empty on
+    /// a node that is not the leader (only the leader knows).
+    pub replication: Vec<VoterProgress>,
+}
+
+/// One voter's replication progress as the leader sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoterProgress {
+    /// The voter's node id.
+    pub node_id: u64,
+    /// The last offset the leader knows the voter holds, if any.
+    pub last_offset: Option<u64>,
+    /// Milliseconds since the voter last acknowledged the leader (a
+    /// replication or heartbeat answer), if it ever did; 0 for the leader.
+    pub last_ack_ms_ago: Option<u64>,
 }
 
 /// Why a proposal did not commit.

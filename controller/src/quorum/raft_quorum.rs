@@ -14,7 +14,7 @@ use super::log_store::LogStore;
 use super::network::{NetworkFactory, serve};
 use super::state_machine::StateMachine;
 use super::types::{MetadataBatch, Raft};
-use super::{CommittedBatch, MetadataQuorum, QuorumError, QuorumStatus};
+use super::{CommittedBatch, MetadataQuorum, QuorumError, QuorumStatus, VoterProgress};
 use crate::image::MetadataImage;
 use crate::raft_log::{RaftLogFile, RaftStorageConfig};
 use crate::records::MetadataRecord;
@@ -71,7 +71,7 @@ pub struct RaftQuorum {
     state_machine: StateMachine,
     committed: broadcast::Sender<CommittedBatch>,
     shutdown: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    server: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl RaftQuorum {
@@ -140,7 +140,7 @@ impl RaftQuorum {
             state_machine,
             committed,
             shutdown,
-            server,
+            server: std::sync::Mutex::new(Some(server)),
         };
         if !quorum
             .raft
@@ -161,14 +161,23 @@ impl RaftQuorum {
         Ok(quorum)
     }
 
-    /// Stops Raft and the listener. Files stay as they are.
-    pub async fn shutdown(self) {
+    /// Stops Raft and the listener. Files stay as they are. Calling it
+    /// again does nothing more.
+    pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(server) = server else {
+            return;
+        };
         if let Err(error) = self.raft.shutdown().await {
             tracing::warn!(%error, "controller raft did not shut down cleanly");
         }
-        self.server.abort();
-        let _ = self.server.await;
+        server.abort();
+        let _ = server.await;
     }
 }
 
@@ -202,6 +211,38 @@ impl MetadataQuorum for RaftQuorum {
             term: metrics.current_term,
             committed_offset: metrics.cluster_committed.map(|id| id.index),
             applied_offset: self.state_machine.applied_offset(),
+            last_log_offset: metrics.last_log_index,
+            replication: replication(&metrics),
         }
     }
+}
+
+/// Each voter's matched offset and last acknowledgement, from the leader's
+/// metrics (empty on other nodes).
+fn replication(metrics: &openraft::RaftMetrics<super::types::TypeConfig>) -> Vec<VoterProgress> {
+    let Some(matched) = &metrics.replication else {
+        return Vec::new();
+    };
+    matched
+        .iter()
+        .map(|(node_id, log_id)| {
+            let last_ack_ms_ago = if *node_id == metrics.id {
+                Some(0)
+            } else {
+                metrics
+                    .heartbeat
+                    .as_ref()
+                    .and_then(|acks| acks.get(node_id).copied().flatten())
+                    .map(|at| {
+                        u64::try_from(openraft::Instant::elapsed(&*at).as_millis())
+                            .unwrap_or(u64::MAX)
+                    })
+            };
+            VoterProgress {
+                node_id: *node_id,
+                last_offset: log_id.as_ref().map(|id| id.index),
+                last_ack_ms_ago,
+            }
+        })
+        .collect()
 }
