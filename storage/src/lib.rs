@@ -15,7 +15,8 @@
 //! | `batch`, `records` | storage's own RecordBatch v2 header parser and the checks made before anything is written |
 //! | `segment` | one segment: reserve, write, seal, retire |
 //! | `index` | the mmap'd `.index` and `.timeindex` and their binary searches |
-//! | `load`, `recovery` | opening a partition: leftovers, trusted vs scanned segments, cutting torn tails, rebuilding indexes |
+//! | `load`, `recovery` | opening a partition: leftovers, trusted vs scanned segments (scanned in parallel, `num.recovery.threads.per.data.dir`), cutting torn tails, rebuilding indexes |
+//! | `scan` | the recovery scan's reads: large sequential (`O_DIRECT` where possible) reads into one reused buffer |
 //! | `log` | [`Log`]: open, append, read, flush policy, checkpoints, close |
 //! | `lookup` | ListOffsets: offset for a timestamp, the max timestamp |
 //! | `retention` | truncation, DeleteRecords, retention by time and size |
@@ -127,6 +128,7 @@ pub mod page_cache;
 mod records;
 mod recovery;
 mod retention;
+mod scan;
 mod segment;
 pub mod testing;
 

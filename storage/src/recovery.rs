@@ -15,7 +15,7 @@ use crate::batch::{self, CheckedBatch, Defect};
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
 use crate::index::{IndexFile, OFFSET_ENTRY_BYTES, OffsetIndex, TIME_ENTRY_BYTES, TimeIndex};
-use crate::mapped;
+use crate::scan::{SCAN_CHUNK_BYTES, scan_file};
 use crate::segment::{Segment, segment_file};
 
 /// How far a walk over batches got.
@@ -78,48 +78,6 @@ pub(crate) fn walk(
     }
 }
 
-/// Bytes the scan asks the kernel to read at a time, ahead of the walk.
-const READ_AHEAD_CHUNK_BYTES: u64 = 8 << 20;
-/// Chunks kept requested ahead of the walk's position.
-const READ_AHEAD_CHUNKS: u64 = 4;
-
-/// Keeps the next few chunks of a scanned file on their way into the page
-/// cache (`POSIX_FADV_WILLNEED`, which queues large reads and does not wait),
-/// so the walk over the mapping finds its pages cached and checks CRCs while
-/// the disk reads ahead, instead of stopping at a page fault for each missing
-/// stretch.
-struct ReadAhead {
-    file: File,
-    len: u64,
-    requested_to: u64,
-}
-
-impl ReadAhead {
-    fn new(file: File, len: u64) -> ReadAhead {
-        let mut read_ahead = ReadAhead {
-            file,
-            len,
-            requested_to: 0,
-        };
-        read_ahead.reached(0);
-        read_ahead
-    }
-
-    /// The walk reached `position`: request what lies ahead of it.
-    fn reached(&mut self, position: u64) {
-        let wanted = (position + READ_AHEAD_CHUNKS * READ_AHEAD_CHUNK_BYTES).min(self.len);
-        while self.requested_to < wanted {
-            let end = (self.requested_to + READ_AHEAD_CHUNK_BYTES).min(self.len);
-            if let Err(error) = mapped::read_ahead(&self.file, self.requested_to..end) {
-                tracing::debug!(%error, "read-ahead of a scanned segment failed");
-                self.requested_to = self.len;
-                return;
-            }
-            self.requested_to = end;
-        }
-    }
-}
-
 fn open_log(path: &Path) -> Result<(File, u64), StorageError> {
     let file = OpenOptions::new()
         .read(true)
@@ -153,8 +111,9 @@ fn fresh_indexes(
 }
 
 impl Segment {
-    /// Opens a segment after an unclean stop: walks every batch with full checks,
-    /// cuts the file after the last good one and rebuilds both indexes. The
+    /// Opens a segment after an unclean stop: walks every batch with full checks
+    /// (reading the file in large chunks, `scan`), cuts the file after the last
+    /// good one and rebuilds both indexes. The
     /// result is active (writable); the caller seals it if it is not the last.
     pub fn recover(
         dir: &Path,
@@ -169,9 +128,7 @@ impl Segment {
         let mapping = segment.mapping.clone();
         segment.data_end = 0;
         let mut index_failure = None;
-        let mut read_ahead = ReadAhead::new(segment.file.try_clone().at(&path)?, len);
-        let walked = walk(&mapping, 0, base_offset, true, |batch| {
-            read_ahead.reached(batch.position as u64);
+        let scanned = scan_file(&path, &mapping, base_offset, SCAN_CHUNK_BYTES, |batch| {
             if index_failure.is_some() {
                 return;
             }
@@ -186,6 +143,7 @@ impl Segment {
             }
         });
         drop(mapping);
+        let walked = scanned.at(&path)?;
         if let Some(error) = index_failure {
             return Err(error);
         }
