@@ -3,8 +3,9 @@
 //! A [`Log`] is one partition: a directory of segments holding Kafka
 //! RecordBatch v2 bytes exactly as produced (after the leader wrote the base
 //! offset and leader epoch into the header). A [`LogManager`] owns a data
-//! directory: it locks it, opens every partition in parallel at start, and
-//! creates and deletes logs. Storage is synchronous, depends on no async runtime
+//! directory: it locks it, opens every partition at start with
+//! `num.recovery.threads.per.data.dir` threads (which also scan a partition's
+//! unflushed segments in parallel), and creates and deletes logs. Storage is synchronous, depends on no async runtime
 //! and on no other Sluice crate.
 //!
 //! # Contents
@@ -80,7 +81,8 @@
 //!    what was flushed survives a machine crash. Flushes happen by policy
 //!    (`flush.messages`, `flush.ms`), on [`Log::flush`] and [`Log::close`], and for
 //!    every rolled segment in a background thread (as Kafka does), after which the
-//!    recovery point moves past that segment.
+//!    recovery point moves past that segment and is checkpointed, so a crash
+//!    rescans only what came after.
 //! 4. A mapped byte is never truncated away while a reader can reach it:
 //!    truncation rewrites the kept prefix into a new file and renames it over;
 //!    retired segments are renamed to `.deleted` and unlinked when the last
