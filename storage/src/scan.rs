@@ -27,6 +27,9 @@ const DIRECT_ALIGN: usize = 4096;
 /// A window of a file held in an aligned, reused buffer.
 struct ChunkReader {
     file: File,
+    path: std::path::PathBuf,
+    /// Whether `file` was opened with `O_DIRECT`.
+    direct: bool,
     len: u64,
     /// Over-allocated so that an aligned stretch of `capacity` bytes fits.
     storage: Vec<u8>,
@@ -50,9 +53,9 @@ impl ChunkReader {
             .read(true)
             .custom_flags(libc::O_DIRECT)
             .open(path);
-        let file = match direct {
-            Ok(file) => file,
-            Err(_) => File::open(path)?,
+        let (file, direct) = match direct {
+            Ok(file) => (file, true),
+            Err(_) => (File::open(path)?, false),
         };
         let max_want = capacity.div_ceil(DIRECT_ALIGN).max(1) * DIRECT_ALIGN;
         let capacity = max_want + DIRECT_ALIGN;
@@ -60,6 +63,8 @@ impl ChunkReader {
         let aligned_at = storage.as_ptr().align_offset(DIRECT_ALIGN);
         Ok(ChunkReader {
             file,
+            path: path.to_owned(),
+            direct,
             len,
             storage,
             aligned_at,
@@ -95,10 +100,20 @@ impl ChunkReader {
             // at the end of the file returns what there is.
             let ask = (wanted - self.filled).div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
             let ask = ask.min(self.capacity - self.filled);
-            let read = self.file.read_at(
+            let read = match self.file.read_at(
                 &mut buffer[self.filled..self.filled + ask],
                 start + self.filled as u64,
-            )?;
+            ) {
+                Ok(read) => read,
+                // Some filesystems accept O_DIRECT at open and refuse the reads.
+                Err(error) if self.direct && error.raw_os_error() == Some(libc::EINVAL) => {
+                    tracing::debug!(path = %self.path.display(), "direct reads refused; reading through the page cache");
+                    self.file = File::open(&self.path)?;
+                    self.direct = false;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             if read == 0 {
                 break;
             }
