@@ -8,6 +8,7 @@ mod admin;
 mod configs;
 mod data;
 mod groups;
+mod limits;
 mod robustness;
 
 use bytes::Bytes;
