@@ -294,9 +294,9 @@ impl Broker {
         Ok(())
     }
 
-    /// Closes and deletes the logs of `topic`'s partitions.
-    pub(crate) fn drop_partitions(&self, topic: &TopicMeta) -> Result<(), ErrorCode> {
-        for partition in 0..topic.partitions {
+    /// Closes and deletes the logs of `topic`'s partitions from `first` on.
+    pub(crate) fn drop_partitions(&self, topic: &TopicMeta, first: i32) -> Result<(), ErrorCode> {
+        for partition in first..topic.partitions {
             let tp = TopicPartition {
                 topic: topic.name.clone(),
                 partition,

@@ -52,6 +52,8 @@ pub use group_service::GroupService;
 pub use meta::{MetaError, NodeIdentity};
 pub use partition::{AppendOutcome, Partition, PartitionState, ReadOutcome};
 pub use server::{BrokerHandle, run, start};
-pub use topic_admin::{MAX_PARTITIONS_PER_TOPIC, TopicConfigEntry};
+pub use topic_admin::{
+    CreationRefusal, MAX_PARTITIONS_PER_TOPIC, NoRoomForPartitions, TopicConfigEntry,
+};
 pub use topics::{RegistryError, TopicMeta, TopicRegistry, validate_topic_name};
 pub use validation::{ValidatedBatch, validate_records};

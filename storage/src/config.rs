@@ -79,16 +79,26 @@ pub struct LogConfig {
     pub cleanup_policy: CleanupPolicy,
     /// `max.message.bytes`: the largest record batch accepted.
     pub max_message_bytes: u64,
-    /// Not a Kafka setting: the active segment's file grows by `fallocate` in steps
-    /// of this many bytes, so a full disk is an `ENOSPC` error at append time while
-    /// thousands of mostly idle partitions do not each reserve a whole segment.
+    /// Not a Kafka setting: the first `fallocate` reservation of an active
+    /// segment's `.log` (the first batch rounded up to a page when that is
+    /// bigger). Each later reservation doubles the file, so a partition's
+    /// reserved disk follows what it receives: one CreateTopics of thousands of
+    /// partitions reserves a few KiB each, not a step each.
+    pub preallocate_initial_bytes: u64,
+    /// Not a Kafka setting: the largest `fallocate` step of an active segment's
+    /// `.log`. Reservations double the file (from `preallocate_initial_bytes`)
+    /// until they reach this size and then grow by it, so a full disk is an
+    /// `ENOSPC` error at append time, never a SIGBUS, while a busy partition
+    /// reserves few, big steps. Kafka does not preallocate by default.
     pub preallocate_step_bytes: u64,
-    /// Not a Kafka setting: the active segment's `.index` and `.timeindex` start at
-    /// this size and grow by `fallocate` in steps of it (rounded down to whole
-    /// entries, at least one), up to `segment.index.bytes`. Kafka preallocates
-    /// index files sparsely; ours are written through a memory map, where a hole
-    /// on a full disk would be a SIGBUS, so their space is really reserved, and
-    /// small steps keep thousands of idle partitions from each reserving 20 MiB.
+    /// Not a Kafka setting: the largest `fallocate` step of the active
+    /// segment's `.index` and `.timeindex` (rounded down to whole entries, at
+    /// least one). Each starts at one page (or this step if smaller) and
+    /// doubles until it grows by this step, up to `segment.index.bytes`. Kafka
+    /// preallocates index files sparsely; ours are written through a memory
+    /// map, where a hole on a full disk would be a SIGBUS, so their space is
+    /// really reserved, and small first steps keep thousands of idle partitions
+    /// from each reserving much.
     pub index_preallocate_step_bytes: u64,
     /// Not a Kafka setting: the bytes at the end of the active segment kept in
     /// the page cache for tailing readers. Older data is written back early and
@@ -97,6 +107,20 @@ pub struct LogConfig {
     /// caching every byte ever written. `0` leaves the page cache to the kernel,
     /// as Kafka does.
     pub page_cache_window_bytes: u64,
+}
+
+/// The unit of disk reservations: the page size, which is also the block
+/// size of the usual Linux filesystems, so reserving less saves nothing.
+pub(crate) const PAGE_BYTES: u64 = 4096;
+
+/// Blocks a partition takes besides its segment files: its directory, its
+/// `partition.metadata` and its recovery-point checkpoint.
+const PARTITION_METADATA_BLOCKS: u64 = 3;
+
+/// The first reservation of an active segment's index file whose growth step
+/// is `index_preallocate_step_bytes`: a page, or one step when that is smaller.
+pub(crate) fn first_index_step_bytes(index_preallocate_step_bytes: u64) -> u64 {
+    PAGE_BYTES.min(index_preallocate_step_bytes)
 }
 
 /// Kafka's upper bound for `segment.bytes` and the index files: positions are
@@ -117,6 +141,7 @@ impl Default for LogConfig {
             message_timestamp_type: TimestampType::CreateTime,
             cleanup_policy: CleanupPolicy::Delete,
             max_message_bytes: 1_048_588,
+            preallocate_initial_bytes: PAGE_BYTES,
             preallocate_step_bytes: 16 * 1024 * 1024,
             index_preallocate_step_bytes: 64 * 1024,
             page_cache_window_bytes: 64 * 1024 * 1024,
@@ -193,8 +218,30 @@ impl LogConfig {
         Ok(())
     }
 
+    /// The first reservation of an active segment's `.log` for a small first
+    /// batch: `preallocate_initial_bytes` (at most a step), rounded up to a
+    /// page, never more than `segment.bytes`.
+    fn first_log_reservation_bytes(&self) -> u64 {
+        self.preallocate_initial_bytes
+            .min(self.preallocate_step_bytes)
+            .max(1)
+            .next_multiple_of(PAGE_BYTES)
+            .min(self.segment_bytes)
+    }
+
+    /// The disk a new partition takes once it holds its first small batch: the
+    /// first reservation of its `.log` and of both indexes, each rounded up to
+    /// a filesystem block, plus the blocks of its directory and small files.
+    /// The broker checks free space against this before creating partitions.
+    pub fn partition_initial_reservation_bytes(&self) -> u64 {
+        let blocks = |bytes: u64| bytes.next_multiple_of(PAGE_BYTES);
+        blocks(self.first_log_reservation_bytes())
+            + 2 * blocks(first_index_step_bytes(self.index_preallocate_step_bytes))
+            + PARTITION_METADATA_BLOCKS * PAGE_BYTES
+    }
+
     /// All topic-level configs this log owns as `(kafka_name, value)`, in the form
-    /// DescribeConfigs reports them. The two preallocation steps are not Kafka
+    /// DescribeConfigs reports them. The preallocation settings are not Kafka
     /// settings (no topic can set them), so they are absent here and configured
     /// only through the broker's `[log]` table (serde).
     pub fn entries(&self) -> Vec<(&'static str, String)> {

@@ -7,8 +7,9 @@
 //!
 //! While the segment is active each file is written through a shared writable
 //! map. Its space is reserved with `fallocate` (never left sparse: a store
-//! through a map into a hole on a full disk is a SIGBUS, not an error) in steps
-//! of `index_preallocate_step_bytes`, up to `segment.index.bytes`: growing
+//! through a map into a hole on a full disk is a SIGBUS, not an error): first
+//! a page, then each growth doubles the file until it grows by whole steps of
+//! `index_preallocate_step_bytes`, up to `segment.index.bytes`. Growing
 //! reserves the larger size first, then replaces the map, so a full disk is an
 //! `ENOSPC` from [`IndexFile::reserve_entries`] and the old map stays valid. The
 //! map is private to the log's single writer and only reached through `&self`
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{Mmap, MmapMut};
 
+use crate::config::first_index_step_bytes;
 use crate::error::{IoContext, StorageError};
 use crate::mapped;
 
@@ -57,7 +59,10 @@ pub(crate) struct IndexFile {
     /// Entries the file may grow to (`segment.index.bytes`); equal to `entries`
     /// once sealed.
     max_entries: usize,
-    /// Entries added by one growth step.
+    /// Entries of the first reservation (a page, or a step if smaller): the
+    /// smallest growth.
+    first_entries: usize,
+    /// Entries added by one growth step at most.
     step_entries: usize,
 }
 
@@ -75,8 +80,8 @@ impl std::fmt::Debug for IndexFile {
 impl IndexFile {
     /// Opens (creating if missing) an index file for appending. The first `keep`
     /// entries already in the file are kept, the rest is zeroed, and space is
-    /// reserved for at least one more entry, in whole steps of `step_bytes`
-    /// (rounded down to whole entries, at least one), never beyond `max_bytes`.
+    /// reserved for at least one more entry (see [`IndexFile::reserve_entries`]
+    /// for how much), never beyond `max_bytes`.
     pub fn open_writable(
         path: &Path,
         entry_bytes: usize,
@@ -91,29 +96,29 @@ impl IndexFile {
             .truncate(false)
             .open(path)
             .at(path)?;
-        let max_entries = entries_in(max_bytes, entry_bytes).max(keep);
-        let step_entries = entries_in(step_bytes, entry_bytes).max(1);
-        let allocated = (keep / step_entries + 1)
-            .saturating_mul(step_entries)
-            .min(max_entries);
         let keep_bytes = (keep * entry_bytes) as u64;
         file.set_len(keep_bytes).at(path)?;
-        let allocated_bytes = (allocated * entry_bytes) as u64;
-        mapped::reserve(&file, keep_bytes, allocated_bytes - keep_bytes).at(path)?;
-        let map = match mapped::map_index_mut(&file, allocated_bytes).at(path)? {
-            Some(map) => Map::Writable(map),
-            None => Map::Empty,
-        };
-        Ok(IndexFile {
+        let step_entries = entries_in(step_bytes, entry_bytes).max(1);
+        let mut index = IndexFile {
             path: path.to_owned(),
             file,
-            map,
+            map: Map::Empty,
             entry_bytes,
             entries: keep,
-            allocated,
-            max_entries,
+            allocated: keep,
+            max_entries: entries_in(max_bytes, entry_bytes).max(keep),
+            first_entries: entries_in(first_index_step_bytes(step_bytes), entry_bytes)
+                .clamp(1, step_entries),
             step_entries,
-        })
+        };
+        if index.is_full() {
+            if let Some(map) = mapped::map_index_mut(&index.file, keep_bytes).at(path)? {
+                index.map = Map::Writable(map);
+            }
+        } else {
+            index.reserve_entries(1)?;
+        }
+        Ok(index)
     }
 
     /// Opens a sealed index read-only; its size says how many entries it has.
@@ -142,6 +147,7 @@ impl IndexFile {
             entries,
             allocated: entries,
             max_entries: entries,
+            first_entries: 1,
             step_entries: 1,
         }))
     }
@@ -162,9 +168,13 @@ impl IndexFile {
     }
 
     /// Makes sure `additional` more entries (as many as `segment.index.bytes`
-    /// allows) fit the reserved, mapped space, growing the file by whole steps.
-    /// On error (`ENOSPC` on a full disk) nothing changed: the entries and the
-    /// current map are as before.
+    /// allows) fit the reserved, mapped space, growing the file by whole
+    /// growth steps: a step is as many entries as the file has room for
+    /// already (at least the first reservation, a page; at most
+    /// `index_preallocate_step_bytes`), so the file doubles until it grows by
+    /// whole steps and an index reserves what its segment receives. On error
+    /// (`ENOSPC` on a full disk) nothing changed: the entries and the current
+    /// map are as before.
     pub fn reserve_entries(&mut self, additional: usize) -> Result<(), StorageError> {
         let wanted = self
             .entries
@@ -173,10 +183,14 @@ impl IndexFile {
         if wanted <= self.allocated {
             return Ok(());
         }
-        let steps = (wanted - self.allocated).div_ceil(self.step_entries);
+        let step = self
+            .allocated
+            .max(self.first_entries)
+            .min(self.step_entries);
+        let steps = (wanted - self.allocated).div_ceil(step);
         let target = self
             .allocated
-            .saturating_add(steps.saturating_mul(self.step_entries))
+            .saturating_add(steps.saturating_mul(step))
             .min(self.max_entries);
         self.grow_to(target)
     }
@@ -471,6 +485,30 @@ mod tests {
             "entries written before a growth survive it"
         );
         assert_eq!(index.lookup(125), 120);
+    }
+
+    #[test]
+    fn new_index_starts_at_a_page_and_doubles_up_to_its_step() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
+        let path = dir.path().join("d.index");
+        let file = IndexFile::open_writable(&path, OFFSET_ENTRY_BYTES, 0, 1 << 20, 16 * 1024)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let mut index = OffsetIndex(file);
+        let mut sizes = vec![file_len(&path)];
+        for i in 0..7_000 {
+            reserve(&mut index, 1);
+            index.push(i, i);
+            if sizes.last() != Some(&file_len(&path)) {
+                sizes.push(file_len(&path));
+            }
+        }
+        assert_eq!(
+            sizes,
+            [4096, 8192, 16_384, 32_768, 49_152, 65_536],
+            "a page, doubling while below the 16 KiB step, then whole steps"
+        );
+        assert_eq!(index.lookup(6_999), 6_999);
     }
 
     #[test]

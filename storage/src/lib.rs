@@ -59,9 +59,11 @@
 //! ```
 //!
 //! Segment files are named by their base offset, 20 digits. The active
-//! segment's `.log` grows in `fallocate`d steps (`preallocate_step_bytes`) and
-//! so do its indexes (`index_preallocate_step_bytes`, up to
-//! `segment.index.bytes`), so an idle partition reserves little disk; all three
+//! segment's `.log` grows by `fallocate` reservations that follow what it
+//! receives (`preallocate_initial_bytes` first, then doubling up to steps of
+//! `preallocate_step_bytes`) and so do its indexes (a page first, up to steps
+//! of `index_preallocate_step_bytes` and `segment.index.bytes` in all), so an
+//! idle partition reserves little disk; all three
 //! are trimmed to their real size when the segment is sealed (roll or clean
 //! close). A
 //! `.index` entry is added every `index.interval.bytes`; a `.timeindex` entry

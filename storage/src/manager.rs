@@ -109,7 +109,17 @@ impl LogManager {
             }
             Err(e) => return Err(StorageError::io(dir, e)),
         }
-        let log = Log::open(&dir, config)?;
+        let log = match Log::open(&dir, config) {
+            Ok(log) => log,
+            Err(error) => {
+                // Leave no half-created log behind (e.g. on ENOSPC) for a
+                // retry to find "already existing".
+                if let Err(cleanup) = fs::remove_dir_all(&dir) {
+                    tracing::warn!(path = %dir.display(), error = %cleanup, "cannot remove a log that failed to open");
+                }
+                return Err(error);
+            }
+        };
         sync_dir(&self.data_dir)?;
         Ok(log)
     }

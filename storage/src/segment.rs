@@ -1,8 +1,9 @@
 //! One segment of a partition: `<base>.log` plus its `.index` and `.timeindex`.
 //!
-//! The active segment's `.log` grows by `fallocate` reservations and is written
-//! with `pwrite`; readers see it through a read-only shared mapping handed out as
-//! `Bytes`. Its indexes grow the same way, in their own steps, before the batches
+//! The active segment's `.log` grows by `fallocate` reservations that follow
+//! what it receives (a page first, then doubling up to `preallocate_step_bytes`
+//! at a time) and is written with `pwrite`; readers see it through a read-only shared mapping handed out as
+//! `Bytes`. Its indexes grow the same way, up to their own step, before the batches
 //! they will index are written (`index.rs`). Sealing trims every file to its
 //! real size and fsyncs it. A retired segment's `.log` is renamed to
 //! `.log.deleted` at once (so a restart never sees it) and unlinked when the
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::batch::{self, BatchHeader, CheckedBatch};
-use crate::config::LogConfig;
+use crate::config::{LogConfig, PAGE_BYTES};
 use crate::error::{IoContext, StorageError};
 use crate::index::{IndexFile, OFFSET_ENTRY_BYTES, OffsetIndex, TIME_ENTRY_BYTES, TimeIndex};
 use crate::mapped;
@@ -46,6 +47,28 @@ pub(crate) fn remove_segment_files(dir: &Path, base_offset: i64) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// The size a `.log` reserved up to `reserved` bytes grows to so that it holds
+/// `end` bytes (`end > reserved`): by whole growth steps, where a step is the
+/// size of the file so far (at least `preallocate_initial_bytes`, at most
+/// `preallocate_step_bytes`). So an empty file first reserves the initial
+/// size (or the first batch), each later growth doubles the file until it
+/// grows by whole `preallocate_step_bytes`, and what a partition reserves
+/// follows what it receives. The size is rounded up to a page (reserving part
+/// of a block reserves the whole block anyway) and never passes
+/// `segment.bytes`, unless `end` does.
+fn next_log_reservation(reserved: u64, end: u64, config: &LogConfig) -> u64 {
+    debug_assert!(end > reserved, "growth of a file that already holds {end}");
+    let step = reserved
+        .max(config.preallocate_initial_bytes)
+        .min(config.preallocate_step_bytes)
+        .max(1);
+    let steps = (end - reserved).div_ceil(step);
+    reserved
+        .saturating_add(steps.saturating_mul(step))
+        .next_multiple_of(PAGE_BYTES)
+        .min(config.segment_bytes.max(end))
 }
 
 /// Unlinks a retired log file once every mapping of it is gone: held by the
@@ -275,10 +298,7 @@ impl Segment {
         if end <= self.reserved {
             return Ok(());
         }
-        let step_end = self
-            .reserved
-            .saturating_add(config.preallocate_step_bytes.max(1));
-        let target = end.max(step_end.min(config.segment_bytes.max(end)));
+        let target = next_log_reservation(self.reserved, end, config);
         mapped::reserve(&self.file, self.reserved, target - self.reserved).at(&self.log_path())?;
         // Only once the mapping covers it does the space count as reserved, so a
         // failed remap is retried and data never outruns the mapping.

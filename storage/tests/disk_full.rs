@@ -159,6 +159,7 @@ fn check_unchanged_after_close(log: Log, dir: &Path, config: LogConfig) -> TestR
 fn index_growth_config() -> LogConfig {
     LogConfig {
         segment_bytes: 256 * 1024,
+        preallocate_initial_bytes: 256 * 1024,
         preallocate_step_bytes: 256 * 1024,
         segment_index_bytes: 64 * 1024,
         index_interval_bytes: 0,

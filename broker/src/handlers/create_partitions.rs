@@ -1,4 +1,7 @@
 //! CreatePartitions: grow a topic; manual assignments may name only this node.
+//! New partitions whose first disk reservations do not fit the data
+//! directory's free space are POLICY_VIOLATION, with a message that gives the
+//! figures.
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
@@ -24,16 +27,16 @@ pub async fn handle(
                 .flatten()
                 .any(|a| a.broker_ids.iter().any(|b| b.0 != node));
             let result = if foreign_replica {
-                Err(ErrorCode::InvalidReplicaAssignment)
+                Err(ErrorCode::InvalidReplicaAssignment.into())
             } else {
                 broker.create_partitions(&topic.name, topic.count, request.validate_only)
             };
             let response = CreatePartitionsTopicResult::default().with_name(topic.name);
             match result {
                 Ok(()) => response,
-                Err(code) => response
-                    .with_error_code(code.code())
-                    .with_error_message(Some(str_bytes(code.name()))),
+                Err(refusal) => response
+                    .with_error_code(refusal.code().code())
+                    .with_error_message(Some(str_bytes(&refusal.to_string()))),
             }
         })
         .collect();

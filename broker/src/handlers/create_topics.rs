@@ -2,7 +2,9 @@
 //!
 //! A single node can only hold one replica, so a replication factor other
 //! than 1 (or -1, "broker default") is INVALID_REPLICATION_FACTOR, and manual
-//! assignments must name only this node.
+//! assignments must name only this node. A topic whose partitions' first disk
+//! reservations do not fit the data directory's free space is
+//! POLICY_VIOLATION, with a message that gives the figures.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use sluice_protocol::ErrorCode;
 use super::str_bytes;
 use crate::broker::Broker;
 use crate::dispatch::RequestContext;
+use crate::topic_admin::CreationRefusal;
 
 /// `config_source` values of Kafka's DescribeConfigs and CreateTopics.
 pub mod config_source {
@@ -44,15 +47,15 @@ pub async fn handle(
                 create(broker, &topic, request.validate_only).map(|r| for_version(r, version))
             } else {
                 // Kafka refuses a name that appears twice in one request.
-                Err(ErrorCode::InvalidRequest)
+                Err(ErrorCode::InvalidRequest.into())
             };
             let response = CreatableTopicResult::default().with_name(name);
             match result {
                 Ok(r) => r,
-                Err(code) => for_version(
+                Err(refusal) => for_version(
                     response
-                        .with_error_code(code.code())
-                        .with_error_message(Some(str_bytes(code.name())))
+                        .with_error_code(refusal.code().code())
+                        .with_error_message(Some(str_bytes(&refusal.to_string())))
                         .with_num_partitions(-1)
                         .with_replication_factor(-1),
                     version,
@@ -85,7 +88,7 @@ fn create(
     broker: &Broker,
     topic: &CreatableTopic,
     validate_only: bool,
-) -> Result<CreatableTopicResult, ErrorCode> {
+) -> Result<CreatableTopicResult, CreationRefusal> {
     let node = broker.node_id();
     let partitions = if topic.assignments.is_empty() {
         if topic.num_partitions == -1 {
@@ -99,20 +102,22 @@ fn create(
             .iter()
             .all(|a| a.broker_ids.iter().all(|b| b.0 == node));
         if !only_this_node || topic.num_partitions != -1 {
-            return Err(ErrorCode::InvalidReplicaAssignment);
+            return Err(ErrorCode::InvalidReplicaAssignment.into());
         }
         i32::try_from(topic.assignments.len()).map_err(|_| ErrorCode::InvalidPartitions)?
     };
     if !matches!(topic.replication_factor, -1 | 1) {
-        return Err(ErrorCode::InvalidReplicationFactor);
+        return Err(ErrorCode::InvalidReplicationFactor.into());
     }
     let mut configs = BTreeMap::new();
     for config in &topic.configs {
         let value = config.value.as_ref().ok_or(ErrorCode::InvalidConfig)?;
         configs.insert(config.name.to_string(), value.to_string());
     }
+    // Validated first in both modes, so a refusal carries its message (the
+    // creation validates again and answers only a code).
+    broker.validate_new_topic(&topic.name, partitions, &configs)?;
     let meta = if validate_only {
-        broker.validate_new_topic(&topic.name, partitions, &configs)?;
         None
     } else {
         Some(broker.create_topic(&topic.name, partitions, configs.clone(), false)?)

@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod configs;
 mod data;
+mod disk_room;
 mod groups;
 mod limits;
 mod robustness;
