@@ -212,6 +212,7 @@ fn sigterm_as_soon_as_the_port_opens_exits_cleanly_every_time() {
 }
 
 #[test]
+#[allow(clippy::print_stderr, reason = "the test reports its figures")]
 fn sigterm_at_any_moment_of_a_slow_start_up_exits_cleanly() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data_dir = slow_start_data_dir(dir.path());
@@ -222,7 +223,7 @@ fn sigterm_at_any_moment_of_a_slow_start_up_exits_cleanly() {
     sigterm_during_start_up(dir.path(), &data_dir, |child, port| {
         start_up = wait_for_port(child, port);
     });
-    println!("start-up over {SLOW_START_PARTITIONS} partitions took {start_up:?}");
+    eprintln!("start-up over {SLOW_START_PARTITIONS} partitions took {start_up:?}");
     for fifth in 0..=5 {
         sigterm_during_start_up(dir.path(), &data_dir, |_, _| {
             std::thread::sleep(start_up * fifth / 5);
