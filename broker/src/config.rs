@@ -40,11 +40,28 @@ pub struct BrokerConfig {
     /// `socket.request.max.bytes`: the largest request frame; bigger length
     /// prefixes close the connection before anything is allocated.
     pub socket_request_max_bytes: usize,
-    /// `connections.max.idle.ms`: idle connections are closed after this long.
+    /// `connections.max.idle.ms`: a connection is closed after this long
+    /// without a complete request or a response, including one that stalls
+    /// half-way through a frame.
     pub connections_max_idle_ms: u64,
-    /// `queued.max.request.bytes`, per connection: request bytes read but not
-    /// yet answered; when reached the connection stops reading (backpressure).
-    pub queued_max_request_bytes: usize,
+    /// `max.connections`: connections the broker serves at once; one more is
+    /// closed right after accept. Kafka's default (`i32::MAX`) is no limit.
+    pub max_connections: i32,
+    /// `max.connections.per.ip`: connections one client address may hold; one
+    /// more is closed right after accept. Kafka's default (`i32::MAX`) is no
+    /// limit.
+    pub max_connections_per_ip: i32,
+    /// `socket.listen.backlog.size`: connections the kernel queues for the
+    /// listener before the broker accepts them.
+    pub socket_listen_backlog_size: u32,
+    /// `queued.max.request.bytes`, for the whole broker: bytes of requests
+    /// read but not yet answered, over all connections (Kafka's memory
+    /// pool). A connection takes memory as a request's bytes arrive and
+    /// stops reading while the pool is empty; one request larger than the
+    /// pool goes through once no other request holds any of it. `-1` is no
+    /// limit (Kafka's default); ours is 100 MiB so that a single node's
+    /// memory for unanswered requests is bounded out of the box.
+    pub queued_max_request_bytes: i64,
     /// `queued.max.requests`, per connection: requests read but not yet
     /// answered; when reached the connection stops reading.
     pub queued_max_requests: usize,
@@ -89,6 +106,9 @@ impl Default for BrokerConfig {
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
             connections_max_idle_ms: 600_000,
+            max_connections: i32::MAX,
+            max_connections_per_ip: i32::MAX,
+            socket_listen_backlog_size: 50,
             queued_max_request_bytes: 104_857_600,
             queued_max_requests: 500,
             auto_create_topics_enable: true,
@@ -354,6 +374,20 @@ impl BrokerConfig {
                 "connections.max.idle.ms",
                 self.connections_max_idle_ms.to_string(),
             ),
+            ("max.connections", self.max_connections.to_string()),
+            (
+                "max.connections.per.ip",
+                self.max_connections_per_ip.to_string(),
+            ),
+            (
+                "socket.listen.backlog.size",
+                self.socket_listen_backlog_size.to_string(),
+            ),
+            (
+                "queued.max.request.bytes",
+                self.queued_max_request_bytes.to_string(),
+            ),
+            ("queued.max.requests", self.queued_max_requests.to_string()),
             (
                 "auto.create.topics.enable",
                 self.auto_create_topics_enable.to_string(),

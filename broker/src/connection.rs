@@ -5,11 +5,14 @@
 //! reading, every other request is handled to completion in arrival order (so
 //! pipelined produces take effect in order). All responses sit in a
 //! `FuturesOrdered`, which yields them strictly in request order (the Kafka
-//! contract). Reading pauses while the requests in
-//! flight exceed `queued.max.requests` or `queued.max.request.bytes`
-//! (backpressure instead of unbounded buffering). The connection closes after
-//! `connections.max.idle.ms` without traffic, on a frame or request it cannot
-//! parse (one log line), or at shutdown once in-flight requests are answered.
+//! contract). Reading pauses while `queued.max.requests` requests of this
+//! connection are in flight, and while the broker-wide request memory pool
+//! (`queued.max.request.bytes`, see [`RequestReader`]) is exhausted:
+//! backpressure instead of unbounded buffering. The connection closes after
+//! `connections.max.idle.ms` without a complete request or a response (a
+//! frame that stalls half-way counts as idle), on a frame or request it
+//! cannot parse (one rate-limited log line), or at shutdown once in-flight
+//! requests are answered. A peer that simply goes away is logged at debug.
 //!
 //! Responses leave through a [`ResponseWriter`]: each is a list of chunks
 //! (one for most APIs; for Fetch the envelope pieces and the record slices,
@@ -20,6 +23,7 @@
 //! written join the same write (pipelined produces need fewer syscalls).
 
 use std::collections::VecDeque;
+use std::fmt::Display;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -30,17 +34,19 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
-use sluice_protocol::{FrameChunks, FrameCodec, frame_length_prefix};
+use sluice_protocol::{FrameChunks, frame_length_prefix};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_util::codec::FramedRead;
+use tokio::time::Instant;
 use tracing::{debug, info};
 
 use crate::broker::Broker;
 use crate::dispatch::{RequestError, dispatch, may_wait};
+use crate::limits::{RequestMemory, ServerLimits};
+use crate::request_reader::{RequestFrame, RequestReader};
 
-type Outcome = (usize, Result<Option<FrameChunks>, RequestError>);
+type Outcome = (RequestMemory, Result<Option<FrameChunks>, RequestError>);
 type Pending = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// Chunks shorter than this are copied into the gather buffer next to the
@@ -55,29 +61,27 @@ const MAX_IO_SLICES: usize = 64;
 /// idles out, or `shutdown` turns true.
 pub(crate) async fn serve_connection(
     broker: Arc<Broker>,
+    limits: Arc<ServerLimits>,
     socket: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let config = broker.config();
-    let codec = FrameCodec::new(config.socket_request_max_bytes);
     let (read_half, write_half) = socket.into_split();
-    let mut reader = FramedRead::new(read_half, codec);
+    let mut reader = RequestReader::new(read_half, config.socket_request_max_bytes);
     let mut writer = ResponseWriter::new(write_half);
     let idle_timeout = Duration::from_millis(config.connections_max_idle_ms);
-    let (max_requests, max_bytes) = (
-        config.queued_max_requests.max(1),
-        config.queued_max_request_bytes,
-    );
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
+    let max_requests = config.queued_max_requests.max(1);
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
-    let mut in_flight_bytes = 0usize;
     let mut reading = !*shutdown.borrow();
     debug!(%peer, "connection opened");
     loop {
         if !reading && pending.is_empty() {
             break;
         }
-        let may_read = reading && pending.len() < max_requests && in_flight_bytes < max_bytes;
+        let may_read = reading && pending.len() < max_requests;
         tokio::select! {
             // Answer before reading on: a pipelining client (a producer with
             // requests in flight) waits for each response to send its next
@@ -85,15 +89,15 @@ pub(crate) async fn serve_connection(
             // handled costs it throughput.
             biased;
             Some(outcome) = pending.next(), if !pending.is_empty() => {
-                let (released, close) = queue_ready(&mut writer, outcome, &mut pending);
-                in_flight_bytes -= released;
+                let close = queue_ready(&mut writer, outcome, &mut pending);
                 if let Err(error) = writer.flush().await {
                     debug!(%peer, %error, "closing connection: write failed");
                     break;
                 }
+                idle.as_mut().reset(Instant::now() + idle_timeout);
                 match close {
                     Some(CloseReason::BadRequest(error)) => {
-                        info!(%peer, %error, "closing connection: bad request");
+                        log_bad_input(&limits, peer, &error, "bad request");
                         break;
                     }
                     Some(CloseReason::Unwritable(error)) => {
@@ -103,31 +107,28 @@ pub(crate) async fn serve_connection(
                     None => {}
                 }
             }
-            frame = reader.next(), if may_read => match frame {
-                Some(Ok(frame)) => {
-                    in_flight_bytes += frame.len();
-                    if may_wait(&frame) {
-                        pending.push_back(handle_frame(broker.clone(), frame, peer));
-                    } else {
-                        // Handled now, in order; answered after earlier responses.
-                        let frame_bytes = frame.len();
-                        let result = dispatch(&broker, frame, peer).await;
-                        pending.push_back(Box::pin(std::future::ready((frame_bytes, result))));
-                    }
+            frame = reader.next_frame(&limits.request_memory), if may_read => match frame {
+                Ok(Some(frame)) => {
+                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                    pending.push_back(handle_frame(&broker, frame, peer).await);
                 }
-                Some(Err(error)) => {
-                    info!(%peer, %error, "closing connection: unreadable frame");
+                Ok(None) => reading = false,
+                Err(error) if error.is_disconnect() => {
+                    debug!(%peer, %error, "closing connection: peer went away");
                     break;
                 }
-                None => reading = false,
+                Err(error) => {
+                    log_bad_input(&limits, peer, &error, "unreadable frame");
+                    break;
+                }
             },
             changed = shutdown.changed(), if reading => {
                 if changed.is_err() || *shutdown.borrow() {
                     reading = false;
                 }
             }
-            () = tokio::time::sleep(idle_timeout), if pending.is_empty() && reading => {
-                debug!(%peer, "closing idle connection");
+            () = &mut idle, if pending.is_empty() && reading => {
+                debug!(%peer, mid_frame = reader.is_mid_frame(), "closing idle connection");
                 break;
             }
         }
@@ -135,32 +136,62 @@ pub(crate) async fn serve_connection(
     debug!(%peer, "connection closed");
 }
 
+/// Requests that may wait become a future polled next to the reading;
+/// every other request is handled now, in arrival order.
+async fn handle_frame(broker: &Arc<Broker>, frame: RequestFrame, peer: SocketAddr) -> Pending {
+    let RequestFrame { body, memory } = frame;
+    if may_wait(&body) {
+        let broker = Arc::clone(broker);
+        Box::pin(async move { (memory, dispatch(&broker, body, peer).await) })
+    } else {
+        // Handled now, in order; answered after earlier responses.
+        let result = dispatch(broker, body, peer).await;
+        Box::pin(std::future::ready((memory, result)))
+    }
+}
+
+/// One line per interval for connections closed because of what a client
+/// sent: a client can cause it at will, so it must not flood the log.
+fn log_bad_input(limits: &ServerLimits, peer: SocketAddr, error: &dyn Display, what: &str) {
+    if let Some(closed) = limits.bad_input_log.event(std::time::Instant::now()) {
+        info!(
+            %peer,
+            %error,
+            closed_since_last_line = closed,
+            "closing connection: {what} (at most one such line per {}s)",
+            crate::limits::LOG_INTERVAL.as_secs()
+        );
+    } else {
+        debug!(%peer, %error, "closing connection: {what}");
+    }
+}
+
 /// Queues `first` and every later response that is already complete, in
 /// order, stopping at the first request that must close the connection;
-/// returns the request bytes released and that request's error.
+/// returns that request's error. Each request's memory goes back to the
+/// pool once its response is queued.
 fn queue_ready<W>(
     writer: &mut ResponseWriter<W>,
     first: Outcome,
     pending: &mut FuturesOrdered<Pending>,
-) -> (usize, Option<CloseReason>) {
-    let mut released = 0;
+) -> Option<CloseReason> {
     let mut next = Some(first);
-    while let Some((frame_bytes, result)) = next.take() {
-        released += frame_bytes;
+    while let Some((memory, result)) = next.take() {
+        drop(memory);
         match result {
             Ok(Some(response)) => {
                 if let Err(error) = writer.queue(response) {
-                    return (released, Some(CloseReason::Unwritable(error)));
+                    return Some(CloseReason::Unwritable(error));
                 }
             }
             Ok(None) => {}
-            Err(error) => return (released, Some(CloseReason::BadRequest(error))),
+            Err(error) => return Some(CloseReason::BadRequest(error)),
         }
         // A no-op waker here is harmless: the loop's `select!` polls
         // `pending` again with the task's waker before the task sleeps.
         next = pending.next().now_or_never().flatten();
     }
-    (released, None)
+    None
 }
 
 /// Why the connection closes after the responses before it are written.
@@ -252,11 +283,6 @@ impl<W: AsyncWrite + Unpin> ResponseWriter<W> {
     }
 }
 
-fn handle_frame(broker: Arc<Broker>, frame: Bytes, peer: SocketAddr) -> Pending {
-    let frame_bytes = frame.len();
-    Box::pin(async move { (frame_bytes, dispatch(&broker, frame, peer).await) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,12 +360,15 @@ mod tests {
     #[tokio::test]
     async fn ready_responses_join_one_batch_and_stop_at_a_bad_request() {
         let outcome = |body: &'static [u8]| -> Pending {
-            Box::pin(std::future::ready((body.len(), Ok(Some(frame(&[body]))))))
+            Box::pin(std::future::ready((
+                RequestMemory::default(),
+                Ok(Some(frame(&[body]))),
+            )))
         };
         let mut pending: FuturesOrdered<Pending> = [
             outcome(b"second"),
             Box::pin(std::future::ready((
-                5_usize,
+                RequestMemory::default(),
                 Err(RequestError::UnsupportedApi(
                     kafka_protocol::messages::ApiKey::Fetch,
                 )),
@@ -349,10 +378,9 @@ mod tests {
         .into_iter()
         .collect();
         let mut writer = ResponseWriter::new(Vec::<u8>::new());
-        let first = (5, Ok(Some(frame(&[b"first"]))));
-        let (released, close) = queue_ready(&mut writer, first, &mut pending);
+        let first = (RequestMemory::default(), Ok(Some(frame(&[b"first"]))));
+        let close = queue_ready(&mut writer, first, &mut pending);
         writer.flush().await.unwrap();
-        assert_eq!(released, 5 + 6 + 5);
         assert!(matches!(close, Some(CloseReason::BadRequest(_))));
         assert_eq!(writer.socket, b"\0\0\0\x05first\0\0\0\x06second");
         assert_eq!(pending.len(), 1);

@@ -212,7 +212,8 @@ fn append(broker: &Broker, persist: &Persist) -> Result<(), ErrorCode> {
         .map_err(append_error_to_client)
 }
 
-/// Runs [`GroupService::tick`] every [`TICK_INTERVAL`] until the broker closes.
+/// Runs [`GroupService::tick`] every [`TICK_INTERVAL`] until the broker
+/// closes, even when it closed before this task first ran.
 pub async fn run_ticker(broker: Arc<Broker>) {
     let mut interval = tokio::time::interval(TICK_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -220,7 +221,8 @@ pub async fn run_ticker(broker: Arc<Broker>) {
     loop {
         tokio::select! {
             _ = interval.tick() => broker.groups().tick(&broker),
-            _ = closing.changed() => return,
+            // By value, not by change: see `maintenance::run_maintenance`.
+            _ = closing.wait_for(|closing| *closing) => return,
         }
     }
 }

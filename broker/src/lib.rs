@@ -9,10 +9,14 @@
 //! one short std lock), and a watch channel that wakes long-polling fetches.
 //!
 //! Guarantees: requests on a connection are answered in order, with
-//! pipelining and bounded in-flight bytes; a bad request gets a Kafka error
-//! code or closes only its own connection, and never changes a log; SIGINT or
-//! SIGTERM (through [`BrokerHandle::shutdown`]) drains connections, then
-//! flushes and closes every log cleanly.
+//! pipelining; the bytes of unanswered requests are bounded across all
+//! connections (`queued.max.request.bytes`) and connections by
+//! `max.connections` and `max.connections.per.ip`; a bad request gets a
+//! Kafka error code or closes only its own connection (with a rate-limited
+//! log line), and never changes a log; the port opens only once the data
+//! directory is loaded; SIGINT or SIGTERM (through
+//! [`BrokerHandle::shutdown`]) drains connections, then flushes and closes
+//! every log cleanly, whenever during start-up it arrives.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), sluice_broker::BrokerError> {
@@ -31,10 +35,12 @@ mod error;
 pub mod group;
 mod group_service;
 pub mod handlers;
+mod limits;
 mod maintenance;
 mod meta;
 mod partition;
 pub mod producer_state;
+mod request_reader;
 mod server;
 mod topic_admin;
 mod topics;

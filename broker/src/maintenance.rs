@@ -14,7 +14,8 @@ use tracing::{info, warn};
 
 use crate::broker::{Broker, now_ms};
 
-/// Runs retention and scheduled flushes until the broker begins shutdown.
+/// Runs retention and scheduled flushes until the broker begins shutdown,
+/// even when shutdown began before this task first ran.
 pub async fn run_maintenance(broker: Arc<Broker>) {
     let config = broker.config();
     let mut retention = tokio::time::interval(Duration::from_millis(
@@ -30,7 +31,9 @@ pub async fn run_maintenance(broker: Arc<Broker>) {
         let task: fn(&Broker) = tokio::select! {
             _ = retention.tick() => enforce_retention,
             _ = flush.tick() => flush_due,
-            _ = closing.changed() => return,
+            // By value: a shutdown that began before `subscribe_closing`
+            // is already "seen" by this receiver and would never be a change.
+            _ = closing.wait_for(|closing| *closing) => return,
         };
         let broker = Arc::clone(&broker);
         if let Err(error) = tokio::task::spawn_blocking(move || task(&broker)).await {

@@ -3,8 +3,9 @@
 //! A [`Log`] is one partition: a directory of segments holding Kafka
 //! RecordBatch v2 bytes exactly as produced (after the leader wrote the base
 //! offset and leader epoch into the header). A [`LogManager`] owns a data
-//! directory: it locks it, opens every partition in parallel at start, and
-//! creates and deletes logs. Storage is synchronous, depends on no async runtime
+//! directory: it locks it, opens every partition at start with
+//! `num.recovery.threads.per.data.dir` threads (which also scan a partition's
+//! unflushed segments in parallel), and creates and deletes logs. Storage is synchronous, depends on no async runtime
 //! and on no other Sluice crate.
 //!
 //! # Contents
@@ -15,7 +16,8 @@
 //! | `batch`, `records` | storage's own RecordBatch v2 header parser and the checks made before anything is written |
 //! | `segment` | one segment: reserve, write, seal, retire |
 //! | `index` | the mmap'd `.index` and `.timeindex` and their binary searches |
-//! | `load`, `recovery` | opening a partition: leftovers, trusted vs scanned segments, cutting torn tails, rebuilding indexes |
+//! | `load`, `recovery` | opening a partition: leftovers, trusted vs scanned segments (scanned in parallel, `num.recovery.threads.per.data.dir`), cutting torn tails, rebuilding indexes |
+//! | `scan` | the recovery scan's reads: large sequential (`O_DIRECT` where possible) reads into one reused buffer |
 //! | `log` | [`Log`]: open, append, read, flush policy, checkpoints, close |
 //! | `lookup` | ListOffsets: offset for a timestamp, the max timestamp |
 //! | `retention` | truncation, DeleteRecords, retention by time and size |
@@ -81,7 +83,8 @@
 //!    what was flushed survives a machine crash. Flushes happen by policy
 //!    (`flush.messages`, `flush.ms`), on [`Log::flush`] and [`Log::close`], and for
 //!    every rolled segment in a background thread (as Kafka does), after which the
-//!    recovery point moves past that segment.
+//!    recovery point moves past that segment and is checkpointed, so a crash
+//!    rescans only what came after.
 //! 4. A mapped byte is never truncated away while a reader can reach it:
 //!    truncation rewrites the kept prefix into a new file and renames it over;
 //!    retired segments are renamed to `.deleted` and unlinked when the last
@@ -129,6 +132,7 @@ pub mod page_cache;
 mod records;
 mod recovery;
 mod retention;
+mod scan;
 mod segment;
 pub mod testing;
 

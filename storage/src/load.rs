@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::checkpoint::sync_dir;
 use crate::config::LogConfig;
@@ -59,29 +61,38 @@ pub(crate) fn apply_overrides(mut config: LogConfig, metadata: &PartitionMetadat
 }
 
 /// Loads every segment: trusted below the recovery point (or after a clean
-/// close), recovered from it on. Stops at the first gap in offsets, retiring the
-/// segments after it, so the log is always a dense prefix.
+/// close), recovered from it on, the recoveries spread over up to `threads`
+/// threads (each segment's scan is independent; offset continuity across them
+/// is checked afterwards, in order). Stops at the first gap in offsets,
+/// retiring the segments after it, so the log is always a dense prefix.
 pub(crate) fn load_segments(
     dir: &Path,
     bases: &[i64],
     recovery_point: i64,
     empty_base: i64,
     config: &LogConfig,
+    threads: usize,
 ) -> Result<BTreeMap<i64, Segment>, StorageError> {
+    let is_trusted = |i: usize| {
+        recovery_point == i64::MAX || bases.get(i + 1).is_some_and(|&next| next <= recovery_point)
+    };
+    let to_scan: Vec<i64> = (0..bases.len())
+        .filter(|&i| !is_trusted(i))
+        .map(|i| bases[i])
+        .collect();
+    let mut scanned = recover_in_parallel(dir, &to_scan, config, threads)?;
     let mut segments = BTreeMap::new();
     for (i, &base) in bases.iter().enumerate() {
         let next_base = bases.get(i + 1).copied();
         let last = next_base.is_none();
-        let trusted =
-            next_base.is_some_and(|next| next <= recovery_point) || recovery_point == i64::MAX;
-        let mut segment = if trusted {
-            Segment::open_trusted(dir, base, last, config)?
-        } else {
-            let (mut segment, _) = Segment::recover(dir, base, config)?;
-            if !last && next_base == Some(segment.next_offset) {
-                segment.seal()?;
+        let mut segment = match scanned.remove(&base) {
+            None => Segment::open_trusted(dir, base, last, config)?,
+            Some(mut segment) => {
+                if !last && next_base == Some(segment.next_offset) {
+                    segment.seal()?;
+                }
+                segment
             }
-            segment
         };
         if next_base.is_some_and(|next| next != segment.next_offset) {
             tracing::warn!(dir = %dir.display(), base, "offsets stop before the next segment; dropping later segments");
@@ -90,6 +101,8 @@ pub(crate) fn load_segments(
                 segment = Segment::open_trusted(dir, base, true, config)?;
             }
             segments.insert(base, segment);
+            // Scanned segments after the gap hold no mapping a reader has.
+            drop(scanned);
             for &later in &bases[i + 1..] {
                 remove_segment_files(dir, later)?;
             }
@@ -102,4 +115,65 @@ pub(crate) fn load_segments(
         sync_dir(dir)?;
     }
     Ok(segments)
+}
+
+/// Runs [`Segment::recover`] on each of `bases` with up to `threads` threads.
+/// Returns the first error in `bases` order.
+fn recover_in_parallel(
+    dir: &Path,
+    bases: &[i64],
+    config: &LogConfig,
+    threads: usize,
+) -> Result<BTreeMap<i64, Segment>, StorageError> {
+    let threads = threads.clamp(1, bases.len().max(1));
+    if threads == 1 {
+        return bases
+            .iter()
+            .map(|&base| Segment::recover(dir, base, config).map(|(segment, _)| (base, segment)))
+            .collect();
+    }
+    let results = parallel_map(bases, threads, |&base| Segment::recover(dir, base, config));
+    let mut recovered = BTreeMap::new();
+    for (&base, result) in bases.iter().zip(results) {
+        let (segment, _) = result.ok_or_else(|| StorageError::CorruptFile {
+            path: dir.to_owned(),
+            reason: "a thread recovering a segment panicked".to_owned(),
+        })??;
+        recovered.insert(base, segment);
+    }
+    Ok(recovered)
+}
+
+/// `work` applied to every item by up to `threads` scoped threads taking the
+/// next item in turn; one result per item, in order (`None` where a thread
+/// panicked before storing it).
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<Option<R>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.clamp(1, items.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else {
+                            break;
+                        };
+                        let result = work(item);
+                        results.lock().unwrap_or_else(PoisonError::into_inner)[index] =
+                            Some(result);
+                    }
+                })
+            })
+            .collect();
+        // Joined here, a panicked worker leaves `None`s instead of unwinding.
+        for worker in workers {
+            let _ = worker.join();
+        }
+    });
+    results.into_inner().unwrap_or_else(PoisonError::into_inner)
 }

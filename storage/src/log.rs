@@ -80,6 +80,18 @@ impl Log {
     /// # Errors
     /// I/O errors, with the path that failed.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Log, StorageError> {
+        let threads = config.num_recovery_threads_per_data_dir;
+        Log::open_with_threads(dir, config, threads)
+    }
+
+    /// [`Log::open`] scanning segments after the recovery point with up to
+    /// `recovery_threads` threads (the [`crate::LogManager`] shares its
+    /// `num.recovery.threads.per.data.dir` among the partitions it opens).
+    pub(crate) fn open_with_threads(
+        dir: &Path,
+        config: LogConfig,
+        recovery_threads: usize,
+    ) -> Result<Log, StorageError> {
         fs::create_dir_all(dir).at(dir)?;
         let metadata = PartitionMetadata::read(dir)?;
         let config = apply_overrides(config, &metadata);
@@ -105,7 +117,14 @@ impl Log {
             (false, None) => i64::MIN,
         };
         let first_base = checkpoint.map_or(0, |c| c.log_start_offset);
-        let segments = load_segments(dir, &bases, recovery_point, first_base, &config)?;
+        let segments = load_segments(
+            dir,
+            &bases,
+            recovery_point,
+            first_base,
+            &config,
+            recovery_threads,
+        )?;
         let mut log = Log {
             dir: dir.to_owned(),
             config,
@@ -311,7 +330,7 @@ impl Log {
             (Some(first), Some(last)) => (first.header, last.header),
             _ => unreachable!("validate rejects an empty append"),
         };
-        self.reap_syncs(usize::MAX)?;
+        self.reap_syncs_and_checkpoint(usize::MAX)?;
         if self
             .active()
             .should_roll(bytes.len() as u64, last.last_offset(), now_ms, &self.config)
@@ -364,7 +383,7 @@ impl Log {
         let sync = old.background_sync()?;
         // Back-pressure: a disk slower than the producers stalls appends here
         // instead of piling up threads and dirty segments.
-        self.reap_syncs(MAX_PENDING_SEGMENT_SYNCS - 1)?;
+        self.reap_syncs_and_checkpoint(MAX_PENDING_SEGMENT_SYNCS - 1)?;
         let spawned = std::thread::Builder::new()
             .name("sluice-segment-sync".to_owned())
             .spawn(move || sync.sync());
@@ -379,6 +398,7 @@ impl Log {
                     old.sync()?;
                 }
                 self.recovery_point = self.recovery_point.max(base);
+                self.checkpoint_recovery_point();
             }
         }
         tracing::debug!(dir = %self.dir.display(), base, "rolled segment");
@@ -387,13 +407,14 @@ impl Log {
 
     /// Waits for every background fsync of sealed segments.
     pub(crate) fn wait_for_background_syncs(&mut self) -> Result<(), StorageError> {
-        self.reap_syncs(0)
+        self.reap_syncs(0).map(drop)
     }
 
     /// Collects finished background fsyncs, waiting for the oldest ones until at
     /// most `keep_at_most` are still running; moves the recovery point, and
-    /// reports a failed fsync here.
-    fn reap_syncs(&mut self, keep_at_most: usize) -> Result<(), StorageError> {
+    /// reports a failed fsync here. Returns whether the recovery point moved.
+    fn reap_syncs(&mut self, keep_at_most: usize) -> Result<bool, StorageError> {
+        let before = self.recovery_point;
         while let Some(front) = self.pending_syncs.front() {
             if self.pending_syncs.len() <= keep_at_most && !front.handle.is_finished() {
                 break;
@@ -412,7 +433,27 @@ impl Log {
                 .recovery_point
                 .max(pending.durable_to.min(self.log_end_offset()));
         }
+        Ok(self.recovery_point != before)
+    }
+
+    /// [`Log::reap_syncs`], then checkpoints the recovery point if it moved: a
+    /// rolled segment, once fsynced, is never scanned again after a crash
+    /// (Kafka checkpoints only on a timer, so a `kill -9` before the timer
+    /// rescans every segment rolled since). Costs one small file write per
+    /// rolled segment. A failed write is logged and not returned: the
+    /// checkpoint on disk stays older, so recovery scans more, never less.
+    fn reap_syncs_and_checkpoint(&mut self, keep_at_most: usize) -> Result<(), StorageError> {
+        if self.reap_syncs(keep_at_most)? {
+            self.checkpoint_recovery_point();
+        }
         Ok(())
+    }
+
+    /// Writes the checkpoint after the recovery point moved, logging a failure.
+    fn checkpoint_recovery_point(&self) {
+        if let Err(error) = self.write_checkpoint() {
+            tracing::warn!(dir = %self.dir.display(), %error, "could not checkpoint the recovery point after a roll; recovery would scan from the previous one");
+        }
     }
 
     /// Whole batches starting with the one that contains `offset`, up to

@@ -3,12 +3,11 @@
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::checkpoint::{read_checked, sync_dir, write_checked};
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
+use crate::load::parallel_map;
 use crate::log::Log;
 
 const LOCK_FILE: &str = ".lock";
@@ -87,7 +86,7 @@ impl LogManager {
         let lock = lock_data_dir(data_dir)?;
         check_meta(data_dir)?;
         let partitions = list_partitions(data_dir)?;
-        let logs = open_in_parallel(data_dir, partitions, &default_config)?;
+        let logs = open_in_parallel(partitions, &default_config)?;
         let manager = LogManager {
             data_dir: data_dir.to_owned(),
             default_config,
@@ -224,42 +223,18 @@ fn list_partitions(data_dir: &Path) -> Result<Vec<(TopicPartition, PathBuf)>, St
     Ok(partitions)
 }
 
-type Opened = Vec<Option<Result<Log, StorageError>>>;
-
-/// Opens the logs with up to `available_parallelism` threads.
+/// Opens the logs with `num.recovery.threads.per.data.dir` threads in all: one
+/// partition per thread at a time, and the threads left over when there are
+/// fewer partitions than threads scan a partition's segments in parallel.
 fn open_in_parallel(
-    data_dir: &Path,
     partitions: Vec<(TopicPartition, PathBuf)>,
     config: &LogConfig,
 ) -> Result<Vec<(TopicPartition, Log)>, StorageError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(partitions.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Opened> = Mutex::new((0..partitions.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((_, dir)) = partitions.get(i) else {
-                        break;
-                    };
-                    let opened = Log::open(dir, config.clone());
-                    if let Ok(mut slots) = results.lock() {
-                        slots[i] = Some(opened);
-                    }
-                }
-            });
-        }
+    let threads = config.num_recovery_threads_per_data_dir.max(1);
+    let per_partition = (threads / partitions.len().max(1)).max(1);
+    let results = parallel_map(&partitions, threads, |(_, dir)| {
+        Log::open_with_threads(dir, config.clone(), per_partition)
     });
-    let results = results
-        .into_inner()
-        .map_err(|_| StorageError::CorruptFile {
-            path: data_dir.to_owned(),
-            reason: "a thread opening a partition panicked".to_owned(),
-        })?;
     let mut logs = Vec::with_capacity(partitions.len());
     for ((tp, dir), result) in partitions.into_iter().zip(results) {
         match result {
@@ -268,7 +243,7 @@ fn open_in_parallel(
             None => {
                 return Err(StorageError::CorruptFile {
                     path: dir,
-                    reason: "partition was not opened".to_owned(),
+                    reason: "a thread opening a partition panicked".to_owned(),
                 });
             }
         }

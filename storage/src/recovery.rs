@@ -15,6 +15,7 @@ use crate::batch::{self, CheckedBatch, Defect};
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
 use crate::index::{IndexFile, OFFSET_ENTRY_BYTES, OffsetIndex, TIME_ENTRY_BYTES, TimeIndex};
+use crate::scan::{SCAN_CHUNK_BYTES, scan_file};
 use crate::segment::{Segment, segment_file};
 
 /// How far a walk over batches got.
@@ -110,8 +111,9 @@ fn fresh_indexes(
 }
 
 impl Segment {
-    /// Opens a segment after an unclean stop: walks every batch with full checks,
-    /// cuts the file after the last good one and rebuilds both indexes. The
+    /// Opens a segment after an unclean stop: walks every batch with full checks
+    /// (reading the file in large chunks, `scan`), cuts the file after the last
+    /// good one and rebuilds both indexes. The
     /// result is active (writable); the caller seals it if it is not the last.
     pub fn recover(
         dir: &Path,
@@ -126,7 +128,7 @@ impl Segment {
         let mapping = segment.mapping.clone();
         segment.data_end = 0;
         let mut index_failure = None;
-        let walked = walk(&mapping, 0, base_offset, true, |batch| {
+        let scanned = scan_file(&path, &mapping, base_offset, SCAN_CHUNK_BYTES, |batch| {
             if index_failure.is_some() {
                 return;
             }
@@ -141,6 +143,7 @@ impl Segment {
             }
         });
         drop(mapping);
+        let walked = scanned.at(&path)?;
         if let Some(error) = index_failure {
             return Err(error);
         }

@@ -9,6 +9,7 @@ mod configs;
 mod data;
 mod disk_room;
 mod groups;
+mod limits;
 mod robustness;
 
 use bytes::Bytes;
