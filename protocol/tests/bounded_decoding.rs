@@ -398,6 +398,15 @@ fn valid_request(api_key: ApiKey, v: i16) -> Bytes {
             let body = DescribeProducersRequest::default().with_topics(vec![one.clone(), one]);
             frame(api_key, v, &body)
         }
+        ApiKey::DescribeQuorum => {
+            let partition =
+                describe_quorum_request::PartitionData::default().with_partition_index(0);
+            let one = describe_quorum_request::TopicData::default()
+                .with_topic_name(topic("__cluster_metadata"))
+                .with_partitions(vec![partition.clone(), partition]);
+            let body = DescribeQuorumRequest::default().with_topics(vec![one.clone(), one]);
+            frame(api_key, v, &body)
+        }
         other => panic!("{other:?} is served but this test has no request for it; add one"),
     }
 }
@@ -445,6 +454,7 @@ fn decode_body(frame: &RequestFrame) -> Result<(), CodecError> {
         ApiKey::OffsetDelete => frame.decode_body::<OffsetDeleteRequest>().map(drop),
         ApiKey::DescribeCluster => frame.decode_body::<DescribeClusterRequest>().map(drop),
         ApiKey::DescribeProducers => frame.decode_body::<DescribeProducersRequest>().map(drop),
+        ApiKey::DescribeQuorum => frame.decode_body::<DescribeQuorumRequest>().map(drop),
         // Not served: dispatch closes the connection without decoding.
         _ => Ok(()),
     }
