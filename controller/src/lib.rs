@@ -107,8 +107,10 @@
 //!   own serde types), one connection per peer. Every voter proposes the
 //!   configured voters as the first membership when its log is empty.
 //!   Offsets are Raft indexes.
-//! - **Not yet here:** wiring into the broker and CLI (`--controller-listen`,
-//!   `--controller-quorum-voters`), the active controller's loop (tick,
+//! - **Wired so far:** `sluice broker` voters (`--controller-listen`,
+//!   `--controller-quorum-voters`) run a [`RaftQuorum`] in combined mode and
+//!   answer DescribeQuorum from [`MetadataQuorum::status`].
+//! - **Not yet here:** the active controller's loop (tick,
 //!   proposing decisions, rebuilding its state on leadership change),
 //!   forwarding admin requests, config validation, partition reassignment,
 //!   snapshots tuned to the metadata size (openraft's default policy now).
