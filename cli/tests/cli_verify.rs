@@ -94,7 +94,13 @@ fn verify_run_passes_and_its_history_rechecks_to_the_same_verdict() {
     let dir = tempfile::tempdir().expect("a temporary directory can be created");
     let history = dir.path().join("history.jsonl");
     let run = run_against(&broker, &history, "5s");
-    assert_eq!(run.status.code(), Some(0), "stderr: {}", stderr_of(&run));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&run.stdout),
+        stderr_of(&run)
+    );
     let verdict = verdict_of(&run);
     assert_eq!(verdict["clean"], true, "{verdict:#}");
     assert!(count(&verdict, "acknowledged") > 0, "{verdict:#}");
@@ -124,7 +130,13 @@ fn history_with_a_planted_loss_fails_the_check_and_names_it() {
     let dir = tempfile::tempdir().expect("a temporary directory can be created");
     let history = dir.path().join("history.jsonl");
     let run = run_against(&broker, &history, "2s");
-    assert_eq!(run.status.code(), Some(0), "stderr: {}", stderr_of(&run));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&run.stdout),
+        stderr_of(&run)
+    );
     let text = std::fs::read_to_string(&history).expect("the history was written");
 
     // Drop every read of one acknowledged record.

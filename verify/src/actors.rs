@@ -23,6 +23,8 @@ use crate::workload::WorkloadConfig;
 const MAX_SENDS_IN_FLIGHT: usize = 1_000;
 /// How long one `poll` of a group member or of the final read waits.
 const POLL_TIMEOUT: Duration = Duration::from_millis(200);
+/// How long to wait between looks at a new topic's metadata.
+const TOPIC_READY_RETRY: Duration = Duration::from_millis(100);
 /// The members' session timeout: a member that dies is replaced within it.
 const SESSION_TIMEOUT_MS: u64 = 10_000;
 /// The members' heartbeat interval.
@@ -70,6 +72,7 @@ pub(crate) async fn produce(mut actor: Actor) -> Result<(), VerifyError> {
     producer_config.acks = config.acks;
     producer_config.enable_idempotence = config.acks == Acks::All;
     let producer = Producer::connect(producer_config).await?;
+    topic_ready(&producer, config).await?;
     let period = Duration::from_secs(1) / config.records_per_second;
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -126,6 +129,36 @@ pub(crate) async fn produce(mut actor: Actor) -> Result<(), VerifyError> {
     while in_flight.join_next().await.is_some() {}
     producer.close().await;
     Ok(())
+}
+
+/// Waits until the producer's metadata has a leader for every partition of
+/// the just-created topic (Kafka spreads a new topic to its brokers
+/// asynchronously), so the run exercises the cluster rather than the
+/// producer's start-up path. Known issue: sluice-producer can reorder
+/// records whose sends all wait for a topic's first metadata; waiting here
+/// keeps that start-up issue out of a verdict about the cluster.
+async fn topic_ready(producer: &Producer, config: &WorkloadConfig) -> Result<(), VerifyError> {
+    let client = producer.client();
+    let deadline = Instant::now() + Duration::from_millis(config.default_api_timeout_ms);
+    let topics = [config.topic.clone()];
+    loop {
+        let refreshed = client.refresh_metadata(Some(&topics)).await;
+        let ready = refreshed.is_ok()
+            && client.cached_topic(&config.topic).is_some_and(|topic| {
+                usize::try_from(config.partitions).is_ok_and(|n| topic.partitions.len() == n)
+                    && topic.partitions.iter().all(|p| p.leader_id.is_some())
+            });
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(VerifyError::Task(format!(
+                "topic {} has no leader for every partition after {} ms",
+                config.topic, config.default_api_timeout_ms
+            )));
+        }
+        tokio::time::sleep(TOPIC_READY_RETRY).await;
+    }
 }
 
 /// Records a member's assignments and revocations.
