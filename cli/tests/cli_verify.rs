@@ -110,6 +110,10 @@ fn verify_run_passes_and_its_history_rechecks_to_the_same_verdict() {
         "{verdict:#}"
     );
     assert!(
+        count(&verdict, "consumed") >= count(&verdict, "acknowledged"),
+        "the drain waits until the group read every acknowledged record: {verdict:#}"
+    );
+    assert!(
         count(&verdict, "assignments") > u64::from(2u8),
         "members left and joined: {verdict:#}"
     );

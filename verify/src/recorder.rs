@@ -22,6 +22,10 @@ pub struct Progress {
     consumed: AtomicU64,
     assignments: AtomicU64,
     unread_acknowledged: AtomicU64,
+    /// Events handed to the history thread.
+    queued: AtomicU64,
+    /// Events the history thread has written and checked.
+    written: AtomicU64,
 }
 
 /// A copy of [`Progress`] at one moment.
@@ -51,6 +55,12 @@ impl Progress {
         }
     }
 
+    /// Whether the history thread has caught up with every event recorded
+    /// so far, so [`ProgressSnapshot::unread_acknowledged`] is current.
+    pub fn caught_up(&self) -> bool {
+        self.written.load(Ordering::Acquire) >= self.queued.load(Ordering::Acquire)
+    }
+
     fn count(&self, event: &Event) {
         let counter = match event {
             Event::Send { .. } => &self.sent,
@@ -77,6 +87,7 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     events: mpsc::Sender<Event>,
+    progress: Arc<Progress>,
 }
 
 impl Recorder {
@@ -87,6 +98,10 @@ impl Recorder {
         progress: Arc<Progress>,
     ) -> (Recorder, JoinHandle<Result<Verdict, HistoryError>>) {
         let (events, received) = mpsc::channel::<Event>();
+        let recorder = Recorder {
+            events,
+            progress: progress.clone(),
+        };
         let thread = std::thread::spawn(move || {
             let mut checker = Checker::new();
             for event in received {
@@ -97,16 +112,18 @@ impl Recorder {
                 progress
                     .unread_acknowledged
                     .store(unread, Ordering::Relaxed);
+                progress.written.fetch_add(1, Ordering::AcqRel);
             }
             writer.flush()?;
             Ok(checker.verdict())
         });
-        (Recorder { events }, thread)
+        (recorder, thread)
     }
 
     /// Appends `event` to the history (dropped only if the history thread
     /// has already failed, which its join reports).
     pub fn record(&self, event: Event) {
+        self.progress.queued.fetch_add(1, Ordering::AcqRel);
         if self.events.send(event).is_err() {
             tracing::debug!("history thread gone; event dropped");
         }

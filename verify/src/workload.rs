@@ -176,9 +176,12 @@ async fn run_actors(
 /// Waits until every acknowledged record was read, or the drain timeout.
 async fn drain(config: &WorkloadConfig, progress: &Progress) {
     let deadline = Instant::now() + config.drain_timeout;
-    while progress.snapshot().unread_acknowledged > 0 && Instant::now() < deadline {
+    while (!progress.caught_up() || progress.snapshot().unread_acknowledged > 0)
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(DRAIN_CHECK_INTERVAL).await;
     }
+    tracing::debug!(caught_up = progress.caught_up(), snapshot = ?progress.snapshot(), "drain ended");
     let unread = progress.snapshot().unread_acknowledged;
     if unread > 0 {
         tracing::warn!(
