@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use cli_support::{COMMAND_TIMEOUT_MS, TestBroker, sluice_bin, stderr_of, unique, wait_bounded};
+use cli_support::{
+    COMMAND_TIMEOUT_MS, TestBroker, sluice_bin, stderr_of, terminate, unique, wait_bounded,
+};
 
 /// Bound on one `sluice verify` run: its duration, the drain and the final
 /// read, with room for a slow machine.
@@ -198,6 +200,45 @@ fn assert_names_one_loss(output: &Output, partition: Option<i64>, offset: Option
         Some(1),
         "only the loss: {verdict:#}"
     );
+}
+
+#[test]
+fn sigterm_ends_the_run_early_with_a_checked_verdict() {
+    let broker = TestBroker::start();
+    let dir = tempfile::tempdir().expect("a temporary directory can be created");
+    let topic = unique("verify-stop");
+    let stdout_path = dir.path().join("out");
+    let stdout = std::fs::File::create(&stdout_path).expect("the temp dir is writable");
+    let mut child = Command::new(sluice_bin())
+        .args(["verify", "--bootstrap-server", broker.bootstrap()])
+        .args([
+            "--topic",
+            &topic,
+            "--duration",
+            "10m",
+            "--json",
+            "--history",
+        ])
+        .arg(dir.path().join("history.jsonl"))
+        .env_remove("SLUICE_BOOTSTRAP")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the sluice binary can be run");
+    // Let it get going: its signal handlers are installed before it connects.
+    std::thread::sleep(Duration::from_secs(3));
+    terminate(&child);
+    // Far below the 10 minutes the run was asked for.
+    let status = wait_bounded(&mut child, RUN_TIMEOUT);
+    let output = Output {
+        status,
+        stdout: std::fs::read(&stdout_path).unwrap_or_default(),
+        stderr: Vec::new(),
+    };
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(verdict_of(&output)["clean"], true);
 }
 
 #[test]

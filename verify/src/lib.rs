@@ -10,7 +10,7 @@
 //! | `history` | [`HistoryWriter`] (JSON lines) and [`HistoryReader`] (bounded lines, errors name the line) |
 //! | `checker` | [`Checker`] (sans-IO): events in, a [`Verdict`] out, counts and examples per [`ViolationKind`] |
 //! | `recorder` | [`Recorder`]: the one thread that writes the history and feeds the checker; [`Progress`] |
-//! | `workload` | [`run`] with a [`WorkloadConfig`]: topic, producers, group schedule, drain, final read |
+//! | `workload` | [`run`] (or [`run_until`] a stop signal) with a [`WorkloadConfig`]: topic, producers, group schedule, drain, final read |
 //! | `actors` | the producer, group member and final-read tasks |
 //! | `error` | [`HistoryError`], [`VerifyError`] |
 //!
@@ -60,4 +60,4 @@ pub use error::{HistoryError, VerifyError};
 pub use event::{Event, NotARecordValue, RecordValue};
 pub use history::{HistoryReader, HistoryWriter, MAX_HISTORY_LINE_BYTES};
 pub use recorder::{Progress, ProgressSnapshot, Recorder, now_ms};
-pub use workload::{WorkloadConfig, run};
+pub use workload::{WorkloadConfig, run, run_until};

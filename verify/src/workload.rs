@@ -126,6 +126,21 @@ pub async fn run(
     history: HistoryWriter,
     progress: Arc<Progress>,
 ) -> Result<Verdict, VerifyError> {
+    let (_never, not_stopped) = watch::channel(false);
+    run_until(config, history, progress, not_stopped).await
+}
+
+/// As [`run`], but the producers stop early when `stop` turns true (a
+/// Ctrl-C): the drain, the final read and the check still happen.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_until(
+    config: &WorkloadConfig,
+    history: HistoryWriter,
+    progress: Arc<Progress>,
+    stop: watch::Receiver<bool>,
+) -> Result<Verdict, VerifyError> {
     config.validate()?;
     let config = Arc::new(config.clone());
     create_topic(&config).await?;
@@ -136,7 +151,7 @@ pub async fn run(
         topic: config.topic.clone(),
         start_offsets: start_offsets.clone(),
     });
-    let outcome = run_actors(&config, &recorder, &progress, &start_offsets).await;
+    let outcome = run_actors(&config, &recorder, &progress, &start_offsets, stop).await;
     drop(recorder);
     let verdict = history_thread
         .join()
@@ -149,6 +164,7 @@ async fn run_actors(
     recorder: &Recorder,
     progress: &Progress,
     start_offsets: &[i64],
+    mut stop: watch::Receiver<bool>,
 ) -> Result<(), VerifyError> {
     let (stop_producers, producers_stopped) = watch::channel(false);
     let producers: Vec<_> = (0..config.producers)
@@ -163,7 +179,9 @@ async fn run_actors(
         })
         .collect();
     let mut group = Group::new(config.clone(), recorder.clone());
-    group.run_schedule(Instant::now() + config.duration).await?;
+    group
+        .run_schedule(Instant::now() + config.duration, &mut stop)
+        .await?;
     let _ = stop_producers.send(true);
     for producer in producers {
         join(producer).await?;
@@ -188,6 +206,13 @@ async fn drain(config: &WorkloadConfig, progress: &Progress) {
             unread,
             "the group did not read every acknowledged record before the drain timeout"
         );
+    }
+}
+
+/// Resolves when `stop` turns true; never when its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stopped| *stopped).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -236,15 +261,22 @@ impl Group {
     }
 
     /// Until `deadline`, replaces one member every rebalance interval.
-    async fn run_schedule(&mut self, deadline: Instant) -> Result<(), VerifyError> {
+    /// Ends early when `stop` turns true.
+    async fn run_schedule(
+        &mut self,
+        deadline: Instant,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), VerifyError> {
         let mut slot = 0;
         loop {
-            let next = Instant::now() + self.config.rebalance_interval;
+            let next = (Instant::now() + self.config.rebalance_interval).min(deadline);
+            tokio::select! {
+                () = tokio::time::sleep_until(next.into()) => {}
+                () = stopped(stop) => return Ok(()),
+            }
             if next >= deadline {
-                tokio::time::sleep_until(deadline.into()).await;
                 return Ok(());
             }
-            tokio::time::sleep_until(next.into()).await;
             let replacement = self.spawn_member();
             let (stop, member) = std::mem::replace(&mut self.members[slot], replacement);
             let _ = stop.send(true);

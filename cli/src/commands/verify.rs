@@ -16,7 +16,7 @@ use sluice_verify::{
 };
 
 use crate::output::{self, Table};
-use crate::session::{self, AcksArg, ClusterArgs};
+use crate::session::{self, AcksArg, ClusterArgs, StopSignal};
 
 /// Exit status when the history shows a violation.
 const EXIT_VIOLATIONS: u8 = 1;
@@ -28,7 +28,10 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 /// Flags of `sluice verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Exit status: 0 when nothing was violated, 1 when the history shows a \
+    after_help = "Ctrl-C or SIGTERM ends the run early: the group still drains, the final \
+read and the check still run; a second signal exits at once.
+
+Exit status: 0 when nothing was violated, 1 when the history shows a \
 violation, 2 when the run or the check could not be completed.
 
 Examples:
@@ -153,12 +156,18 @@ fn run_workload(args: &VerifyArgs) -> anyhow::Result<(Verdict, PathBuf)> {
     let progress = Arc::new(Progress::default());
     let bar = progress_bar();
     let verdict = session::block_on(async {
+        let mut signal = StopSignal::watch()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            signal.raised().await;
+            let _ = stop.send(true);
+        });
         let display = tokio::spawn(show_progress(
             bar.clone(),
             progress.clone(),
             config.duration,
         ));
-        let verdict = sluice_verify::run(&config, history, progress).await;
+        let verdict = sluice_verify::run_until(&config, history, progress, stopped).await;
         display.abort();
         verdict.with_context(|| format!("verify against {}", config.bootstrap_servers))
     });
@@ -258,7 +267,12 @@ fn write_verdict(out: &mut dyn Write, verdict: &Verdict, history: &Path) -> std:
     if violations == 0 {
         writeln!(out, "verdict: OK, no violation")?;
     } else {
-        writeln!(out, "verdict: FAILED, {violations} violations")?;
+        let noun = if violations == 1 {
+            "violation"
+        } else {
+            "violations"
+        };
+        writeln!(out, "verdict: FAILED, {violations} {noun}")?;
     }
     writeln!(out, "history: {}", history.display())
 }
