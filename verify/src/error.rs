@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-/// A history file could not be written or read.
+/// A history file could not be written or read. The cause is the error's
+/// `source()`, not repeated in its message.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// Creating, opening or writing the file failed.
-    #[error("history file {path}: {source}")]
+    #[error("history file {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -16,7 +17,7 @@ pub enum HistoryError {
         source: std::io::Error,
     },
     /// Reading failed at this line.
-    #[error("history line {line}: {source}")]
+    #[error("cannot read history line {line}")]
     Read {
         /// The 1-based line number.
         line: u64,
@@ -32,7 +33,7 @@ pub enum HistoryError {
         max_bytes: usize,
     },
     /// A line is not an event.
-    #[error("history line {line} is not an event: {source}")]
+    #[error("history line {line} is not an event")]
     Malformed {
         /// The 1-based line number.
         line: u64,

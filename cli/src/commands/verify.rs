@@ -84,7 +84,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
     /// Re-check a saved history instead of running a workload.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "topic", "partitions", "replication_factor", "producers", "consumers", "acks",
+        "duration", "rate", "rebalance_interval", "drain_timeout", "group", "history",
+    ])]
     check: Option<PathBuf>,
     /// Print the verdict as JSON on stdout (with `"clean": true|false`).
     #[arg(long)]
