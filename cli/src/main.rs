@@ -58,6 +58,9 @@ Examples:
     Consume(commands::consume::ConsumeArgs),
     /// Measure throughput and latency: produce, consume, or end to end.
     Bench(commands::bench::BenchArgs),
+    /// Run producers and a rebalancing consumer group, record the history
+    /// and check it: lost, duplicated, reordered records and group errors.
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => commands::produce::run(args),
         Command::Consume(args) => commands::consume::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Verify(args) => return commands::verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
