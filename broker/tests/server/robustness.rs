@@ -159,3 +159,75 @@ async fn shutdown_answers_a_waiting_long_poll_fetch() {
     assert_eq!(echoed, id);
     stopping.await.unwrap();
 }
+
+/// `frame` (a request whose body ends with an empty array) with that
+/// array's INT32 count set to `i32::MAX` and 15 bytes after it: the shape
+/// of the requests that made kafka-protocol 0.18.0 allocate ~150 GB and
+/// abort the broker.
+fn with_huge_final_array_count(frame: Bytes) -> Bytes {
+    let mut frame = frame.to_vec();
+    let count_at = frame.len() - 4;
+    assert_eq!(
+        frame[count_at..],
+        [0, 0, 0, 0],
+        "body ends with an empty array"
+    );
+    frame[count_at..].copy_from_slice(&i32::MAX.to_be_bytes());
+    frame.extend_from_slice(&[0; 15]);
+    frame.into()
+}
+
+/// Sends `frame` on a fresh connection, expects it closed, then checks the
+/// broker still answers Metadata on a new connection.
+async fn huge_count_closes_the_connection_and_the_broker_serves_on(
+    broker: &TestBroker,
+    frame: Bytes,
+) {
+    let mut attacker = broker.client().await;
+    attacker
+        .send_frame(with_huge_final_array_count(frame))
+        .await;
+    assert!(attacker.is_closed().await);
+    let mut next = broker.client().await;
+    let response = next.call(12, MetadataRequest::default()).await;
+    assert!(!response.brokers.is_empty());
+}
+
+#[tokio::test]
+async fn metadata_v1_claiming_2_pow_31_topics_closes_the_connection_and_the_broker_serves_on() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let (_, frame) = client.encode(1, &MetadataRequest::default().with_topics(Some(vec![])));
+    huge_count_closes_the_connection_and_the_broker_serves_on(&broker, frame).await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn produce_v3_claiming_2_pow_31_topics_closes_the_connection_and_the_broker_serves_on() {
+    use kafka_protocol::messages::ProduceRequest;
+
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let request = ProduceRequest::default().with_acks(1).with_timeout_ms(1000);
+    let (_, frame) = client.encode(3, &request);
+    huge_count_closes_the_connection_and_the_broker_serves_on(&broker, frame).await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn join_group_v5_claiming_2_pow_31_protocols_closes_the_connection_and_the_broker_serves_on()
+{
+    use kafka_protocol::messages::{GroupId, JoinGroupRequest};
+    use kafka_protocol::protocol::StrBytes;
+
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    let request = JoinGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("victims")))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_protocol_type(StrBytes::from_static_str("consumer"));
+    let (_, frame) = client.encode(5, &request);
+    huge_count_closes_the_connection_and_the_broker_serves_on(&broker, frame).await;
+    broker.stop().await;
+}
