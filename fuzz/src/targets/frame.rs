@@ -50,17 +50,24 @@ impl Target for FrameTarget {
                     Ok(None) => break,
                     Err(error) => {
                         outcomes.push(outcome(&Err::<(), _>(error)));
-                        return outcomes.join(";");
+                        return summary(outcomes);
                     }
                 }
             }
         }
-        outcomes.join(";")
+        summary(outcomes)
     }
 
     fn label(&self, input: &[u8]) -> String {
         input.get(4..).map_or_else(|| "short".to_owned(), api_label)
     }
+}
+
+/// The distinct outcomes of a stream's frames, in a stable order.
+fn summary(mut outcomes: Vec<String>) -> String {
+    outcomes.sort();
+    outcomes.dedup();
+    outcomes.join(";")
 }
 
 fn prefixed(frame: &[u8]) -> Vec<u8> {

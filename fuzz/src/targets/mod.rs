@@ -80,12 +80,29 @@ impl TargetName {
     }
 }
 
-/// An outcome description for the corpus feedback: the error's text with
-/// its numbers blanked, so "offset 17" and "offset 18" count as one.
+/// Characters of an error message that count as its kind.
+const OUTCOME_CHARS: usize = 96;
+
+/// An outcome description for the corpus feedback: the first line of the
+/// error's text, cut short (and before any quote), with its numbers blanked, so "offset 17" and
+/// "offset 18" count as one and a parser quoting the input does not make
+/// every input new.
 pub fn outcome<T, E: std::fmt::Display>(result: &Result<T, E>) -> String {
     match result {
         Ok(_) => "ok".to_owned(),
-        Err(error) => without_digits(&error.to_string()),
+        Err(error) => {
+            let text = error.to_string();
+            // Up to the first quote: what follows often quotes the input.
+            let first_line: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| !matches!(c, '`' | '"' | '\''))
+                .take(OUTCOME_CHARS)
+                .collect();
+            without_digits(&first_line)
+        }
     }
 }
 
