@@ -218,7 +218,31 @@ fn decode(text: &str) -> Result<RegistryFile, String> {
     if actual != expected {
         return Err(format!("checksum {actual} != recorded {expected}"));
     }
-    toml::from_str(body).map_err(|e| e.to_string())
+    let state: RegistryFile = toml::from_str(body).map_err(|e| e.to_string())?;
+    for topic in &state.topics {
+        check_partition_count(topic)?;
+    }
+    Ok(state)
+}
+
+/// Refuses a stored partition count that no request could have created:
+/// loading opens a log per partition, so the count bounds a loop and the
+/// files it creates. Internal topics take their count from configuration
+/// (`offsets.topic.num.partitions`), which has no upper bound in Kafka.
+fn check_partition_count(topic: &TopicMeta) -> Result<(), String> {
+    let most = if topic.internal {
+        i32::MAX
+    } else {
+        crate::topic_admin::MAX_PARTITIONS_PER_TOPIC
+    };
+    if (1..=most).contains(&topic.partitions) {
+        Ok(())
+    } else {
+        Err(format!(
+            "topic {} has {} partitions (allowed: 1 to {most})",
+            topic.name, topic.partitions
+        ))
+    }
 }
 
 /// Writes `contents` to `path` so that a crash leaves either the old or the
@@ -278,6 +302,24 @@ mod tests {
             .unwrap()
             .replace("orders", "ordert");
         std::fs::write(&path, text).unwrap();
+        assert!(matches!(
+            TopicRegistry::load(dir.path()),
+            Err(RegistryError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn stored_partition_count_no_request_could_create_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = TopicMeta {
+            partitions: i32::MAX,
+            ..topic("orders")
+        };
+        let state = RegistryFile {
+            next_producer_id: 0,
+            topics: vec![huge],
+        };
+        std::fs::write(dir.path().join(TOPICS_FILE), encode(&state)).unwrap();
         assert!(matches!(
             TopicRegistry::load(dir.path()),
             Err(RegistryError::Corrupt { .. })

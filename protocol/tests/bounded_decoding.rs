@@ -8,11 +8,13 @@
 //! the broker's decode path (`decode_request_frame`, the version check, then
 //! `decode_body` with the API's message type); it must give a value or an
 //! error, and a counting global allocator checks that no single allocation
-//! grew past [`MAX_SINGLE_ALLOCATION_BYTES`]. Before the vendored patch a
-//! 15-byte Metadata body asked for 154 GB and aborted the process.
+//! grew past [`MAX_SINGLE_ALLOCATION_BYTES`]. The consumer protocol's
+//! subscription and assignment, which travel inside JoinGroup and SyncGroup
+//! and which the broker decodes too, get the same treatment. Before the
+//! vendored patch a 15-byte Metadata body asked for 154 GB and aborted the
+//! process.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod allocation;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
@@ -21,46 +23,14 @@ use sluice_protocol::{
     CodecError, RequestFrame, SUPPORTED_APIS, decode_request_frame, encode_request, is_supported,
 };
 
-/// Records the largest single allocation the test binary makes.
-struct CountingAllocator;
-
-static LARGEST_ALLOCATION_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged; the only addition is an atomic maximum of the requested size.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST_ALLOCATION_BYTES.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST_ALLOCATION_BYTES.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST_ALLOCATION_BYTES.fetch_max(new_size, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use allocation::{CountingAllocator, largest_allocation};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-/// No decode of a request of a few hundred bytes may allocate more than this
-/// at once (the bodies here are under 1 KiB; the bound leaves room for the
-/// test harness itself).
-const MAX_SINGLE_ALLOCATION_BYTES: usize = 64 * 1024 * 1024;
+/// No decode of a request of under 1 KiB may allocate more than this at
+/// once (the vendored patch reserves at most 64 KiB for a claimed count).
+const MAX_SINGLE_ALLOCATION_BYTES: usize = 1024 * 1024;
 
 /// The huge counts written over the request: INT32 and INT16 counts and
 /// lengths at their maximum, and the largest unsigned varint (compact counts
@@ -510,11 +480,12 @@ fn huge_counts_at_every_offset_of_every_request_are_refused_without_a_big_alloca
                 let mut mutated = frame.to_vec();
                 let end = (offset + huge.len()).min(mutated.len());
                 mutated[offset..end].copy_from_slice(&huge[..end - offset]);
-                match decode_like_the_broker(Bytes::from(mutated)) {
+                let mutated = Bytes::from(mutated);
+                let (result, largest) = largest_allocation(|| decode_like_the_broker(mutated));
+                match result {
                     Ok(()) => decoded += 1,
                     Err(_) => refused += 1,
                 }
-                let largest = LARGEST_ALLOCATION_BYTES.load(Ordering::Relaxed);
                 assert!(
                     largest < MAX_SINGLE_ALLOCATION_BYTES,
                     "{api_key:?} v{version} with {huge:02x?} at offset {offset}: \
@@ -539,11 +510,11 @@ fn the_three_requests_that_aborted_the_broker_are_refused() {
     ];
     for (api_key, version) in cases {
         let frame = huge_first_array(api_key, version);
+        let (result, largest) = largest_allocation(|| decode_like_the_broker(frame));
         assert!(
-            decode_like_the_broker(frame).is_err(),
+            result.is_err(),
             "{api_key:?} v{version} claiming 2^31-1 entries decoded"
         );
-        let largest = LARGEST_ALLOCATION_BYTES.load(Ordering::Relaxed);
         assert!(largest < MAX_SINGLE_ALLOCATION_BYTES, "{largest} bytes");
     }
 }
@@ -576,4 +547,82 @@ fn huge_first_array(api_key: ApiKey, version: i16) -> Bytes {
     bytes.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
     bytes.extend_from_slice(&[0u8; 15]);
     Bytes::from(bytes)
+}
+
+/// Every version of the consumer protocol's embedded subscription (which the
+/// broker decodes from JoinGroup metadata) and assignment, with non-empty
+/// arrays and bytes.
+fn embedded_consumer_protocol() -> Vec<(&'static str, i16, Bytes)> {
+    let mut out = Vec::new();
+    for version in 0..=3 {
+        let mut subscription = ConsumerProtocolSubscription::default()
+            .with_topics(vec![s("events"), s("audit")])
+            .with_user_data(Some(Bytes::from_static(b"user data")));
+        if version >= 1 {
+            subscription = subscription.with_owned_partitions(vec![
+                consumer_protocol_subscription::TopicPartition::default()
+                    .with_topic(topic("events"))
+                    .with_partitions(vec![0, 1]),
+            ]);
+        }
+        if version >= 2 {
+            subscription = subscription.with_generation_id(3);
+        }
+        if version >= 3 {
+            subscription = subscription.with_rack_id(Some(s("rack-a")));
+        }
+        let assignment = ConsumerProtocolAssignment::default()
+            .with_assigned_partitions(vec![
+                consumer_protocol_assignment::TopicPartition::default()
+                    .with_topic(topic("events"))
+                    .with_partitions(vec![0, 1]),
+            ])
+            .with_user_data(Some(Bytes::from_static(b"user data")));
+        for (what, encoded) in [
+            ("subscription", encode_embedded(&subscription, version)),
+            ("assignment", encode_embedded(&assignment, version)),
+        ] {
+            out.push((what, version, encoded));
+        }
+    }
+    out
+}
+
+fn encode_embedded<M: Encodable>(message: &M, version: i16) -> Bytes {
+    let mut buf = BytesMut::new();
+    if let Err(error) = message.encode(&mut buf, version) {
+        panic!("embedded v{version} does not encode: {error}");
+    }
+    buf.freeze()
+}
+
+fn decode_embedded(what: &str, version: i16, mut bytes: Bytes) -> bool {
+    use kafka_protocol::protocol::Decodable;
+    match what {
+        "subscription" => ConsumerProtocolSubscription::decode(&mut bytes, version).is_ok(),
+        _ => ConsumerProtocolAssignment::decode(&mut bytes, version).is_ok(),
+    }
+}
+
+#[test]
+fn huge_counts_in_the_embedded_consumer_protocol_are_refused_without_a_big_allocation() {
+    for (what, version, encoded) in embedded_consumer_protocol() {
+        assert!(
+            decode_embedded(what, version, encoded.clone()),
+            "{what} v{version}"
+        );
+        for offset in 0..encoded.len() {
+            for huge in HUGE_COUNTS {
+                let mut mutated = encoded.to_vec();
+                let end = (offset + huge.len()).min(mutated.len());
+                mutated[offset..end].copy_from_slice(&huge[..end - offset]);
+                let mutated = Bytes::from(mutated);
+                let (_, largest) = largest_allocation(|| decode_embedded(what, version, mutated));
+                assert!(
+                    largest < MAX_SINGLE_ALLOCATION_BYTES,
+                    "{what} v{version} with {huge:02x?} at offset {offset}: {largest} bytes"
+                );
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! to `<name>.tmp`, fsynced, renamed over, and the directory fsynced.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, StorageError};
@@ -16,6 +16,11 @@ use crate::error::{IoContext, StorageError};
 pub(crate) const CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// Present only between a clean close and the next open: the scan can be skipped.
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+
+/// The most bytes [`read_checked`] reads. The files it reads (checkpoints,
+/// `partition.metadata`, `meta.properties`) are a few lines long; a larger
+/// one is damaged, and reading it whole would size memory by the damage.
+pub(crate) const MAX_CHECKED_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Fsyncs a directory so renames and creations in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
@@ -45,9 +50,12 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// Reads a file written by [`write_checked`]: `Ok(None)` when it does not exist,
 /// `CorruptFile` when its CRC line is missing or wrong.
+///
+/// At most [`MAX_CHECKED_FILE_BYTES`] are read: a larger file is `CorruptFile`,
+/// whatever its length on disk.
 pub(crate) fn read_checked(path: &Path) -> Result<Option<String>, StorageError> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StorageError::io(path, e)),
     };
@@ -55,6 +63,14 @@ pub(crate) fn read_checked(path: &Path) -> Result<Option<String>, StorageError> 
         path: path.to_owned(),
         reason: reason.to_owned(),
     };
+    // One byte past the limit tells "at the limit" from "over it".
+    let mut text = String::new();
+    file.take(MAX_CHECKED_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .at(path)?;
+    if text.len() as u64 > MAX_CHECKED_FILE_BYTES {
+        return Err(corrupt("larger than any file we write"));
+    }
     let body_end = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
     let (body, crc_line) = text.split_at(body_end);
     let stored = crc_line
@@ -136,6 +152,23 @@ mod tests {
             PartitionCheckpoint::read(dir.path()).ok().flatten(),
             Some(checkpoint)
         );
+    }
+
+    #[test]
+    fn checked_file_over_the_limit_is_corrupt_without_being_read_whole() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string()).unwrap();
+        let path = dir.path().join(CHECKPOINT_FILE);
+        // Sparse: a gigabyte on paper, nothing on disk.
+        File::create(&path)
+            .and_then(|file| file.set_len(1 << 30))
+            .map_err(|e| e.to_string())
+            .unwrap();
+        match PartitionCheckpoint::read(dir.path()) {
+            Err(StorageError::CorruptFile { reason, .. }) => {
+                assert_eq!(reason, "larger than any file we write");
+            }
+            other => panic!("expected CorruptFile, got {other:?}"),
+        }
     }
 
     #[test]

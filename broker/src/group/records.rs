@@ -29,6 +29,12 @@ const GROUP_VALUE_VERSION: i16 = 3;
 /// compact strings, bytes and arrays, and tagged fields.
 const FLEXIBLE_VALUE_VERSION: i16 = 4;
 
+/// The fewest bytes one member of a `GroupMetadataValue` takes on disk: the
+/// flexible v4 layout with empty strings and bytes (four compact strings,
+/// two `int32` timeouts, two compact bytes, the tagged-field count). Older
+/// layouts take more.
+const MIN_MEMBER_BYTES: usize = 4 + 4 + 4 + 2 + 1;
+
 /// Why a record of `__consumer_offsets` could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
@@ -296,10 +302,11 @@ pub fn decode_group_value(value: &[u8]) -> Result<GroupValue, RecordError> {
     let leader = value.nullable_string()?;
     let current_state_timestamp_ms = if version >= 2 { value.i64()? } else { -1 };
     let count = value.array_len()?;
-    // A member takes well over one byte, so a count beyond the remaining
-    // bytes is corrupt; checking first bounds the allocation.
-    if count > value.buf.len() {
-        return Err(value.malformed("member count exceeds the record"));
+    // Checked before anything is reserved: a count the remaining bytes
+    // cannot hold is corrupt, and reserving for it would let a small record
+    // ask for a `MemberValue` (hundreds of bytes) per byte.
+    if count > value.buf.len() / MIN_MEMBER_BYTES {
+        return Err(value.malformed("member count exceeds what the record can hold"));
     }
     let mut members = Vec::with_capacity(count);
     for _ in 0..count {

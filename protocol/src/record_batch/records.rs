@@ -286,8 +286,7 @@ fn skip_record(cursor: &mut Cursor<'_>) -> Result<(i64, i64), &'static str> {
     let offset_delta = i64::from(body.varint()?);
     body.skip_nullable_bytes()?; // key
     body.skip_nullable_bytes()?; // value
-    let headers = body.varint()?;
-    let headers = usize::try_from(headers).map_err(|_| "negative header count")?;
+    let headers = header_count(&mut body)?;
     for _ in 0..headers {
         let key_length = body.varint()?;
         let key_length = usize::try_from(key_length).map_err(|_| "null or negative header key")?;
@@ -324,9 +323,19 @@ fn finish_record(cursor: &mut Cursor<'_>, body: &Cursor<'_>) -> Result<(), &'sta
     Ok(())
 }
 
-fn read_headers(body: &mut Cursor<'_>) -> Result<RecordHeaders, &'static str> {
+/// Reads a record's header count, refusing one its remaining bytes cannot
+/// hold (each header takes at least two bytes) before anything loops on it.
+fn header_count(body: &mut Cursor<'_>) -> Result<usize, &'static str> {
     let count = body.varint()?;
     let count = usize::try_from(count).map_err(|_| "negative header count")?;
+    if count > (body.end - body.position) / MIN_HEADER_BYTES {
+        return Err("header count exceeds the record");
+    }
+    Ok(count)
+}
+
+fn read_headers(body: &mut Cursor<'_>) -> Result<RecordHeaders, &'static str> {
+    let count = header_count(body)?;
     if count == 0 {
         return Ok(RecordHeaders::default());
     }
@@ -347,6 +356,10 @@ fn read_header(cursor: &mut Cursor<'_>) -> Result<Header, &'static str> {
     let value = cursor.nullable_bytes()?;
     Ok(Header { key, value })
 }
+
+/// The smallest encoding of one record header: a key length and a value
+/// length of one byte each (an empty key and a null value).
+const MIN_HEADER_BYTES: usize = 2;
 
 /// Reads fields from a `Bytes` without copying, bounded by `end`.
 struct Cursor<'a> {

@@ -80,14 +80,25 @@ impl RecordBatchView {
 
     fn check_record_count(&self) -> Result<(), BatchError> {
         let declared = self.record_count();
-        let count = usize::try_from(declared).map_err(|_| BatchError::RecordCountMismatch {
-            declared,
-            reason: "the count is negative",
-        })?;
+        if declared < 0 {
+            return Err(BatchError::RecordCountMismatch {
+                declared,
+                reason: "the count is negative",
+            });
+        }
         let compression = Compression::from_code(self.attributes_compression_code())?;
-        if compression == Compression::None
-            && count.saturating_mul(MIN_RECORD_BYTES) > self.records_payload().len()
-        {
+        if compression == Compression::None {
+            self.check_count_fits(self.records_payload().len())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a record count that `records_bytes` of (decompressed)
+    /// records cannot hold, before anything iterates on it.
+    fn check_count_fits(&self, records_bytes: usize) -> Result<(), BatchError> {
+        let declared = self.record_count();
+        let count = usize::try_from(declared).unwrap_or(usize::MAX);
+        if count.saturating_mul(MIN_RECORD_BYTES) > records_bytes {
             return Err(BatchError::RecordCountMismatch {
                 declared,
                 reason: "the records section is too short for that many records",
@@ -265,6 +276,9 @@ impl RecordBatchView {
         let records = self
             .compression()
             .decompress(&self.records_payload(), max_decompressed_bytes)?;
+        // Checked again after decompression: `parse` can only check the
+        // count of an uncompressed batch.
+        self.check_count_fits(records.len())?;
         let log_append_time = match self.timestamp_type() {
             TimestampType::LogAppendTime => Some(self.max_timestamp()),
             TimestampType::CreateTime => None,
