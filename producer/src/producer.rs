@@ -2,6 +2,7 @@
 //! and topic metadata at most `max.block.ms`), hands back delivery futures,
 //! flushes and closes.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -133,7 +134,7 @@ impl Producer {
         let (sender, receiver) = oneshot::channel();
         let queued = match self.try_append_now(&record, Completion::Channel(sender)) {
             Ok(None) => Ok(None),
-            Ok(Some(completion)) => self.append_or_queue(record, completion),
+            Ok(Some(completion)) => self.append_or_queue(Cow::Owned(record), completion),
             Err(error) => Err(error),
         };
         async move {
@@ -309,7 +310,7 @@ impl Producer {
     /// waiting records, and returns once it is appended.
     async fn append(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {
         if let Some(completion) = self.try_append_now(record, completion)?
-            && let Some(appended) = self.append_or_queue(record.clone(), completion)?
+            && let Some(appended) = self.append_or_queue(Cow::Borrowed(record), completion)?
         {
             appended.await.unwrap_or(Err(ProducerError::Closed))?;
         }
@@ -317,12 +318,13 @@ impl Producer {
     }
 
     /// The slow path: appends `record` now if its topic has no waiting
-    /// records and nothing needs waiting for; otherwise queues it at the
-    /// back of its topic's waiting records (starting the topic's drain task
-    /// if none runs) and hands back what learns when it is appended.
+    /// records and nothing needs waiting for; otherwise queues it (copied
+    /// if borrowed) at the back of its topic's waiting records, starting
+    /// the topic's drain task if none runs, and hands back what learns
+    /// when it is appended.
     fn append_or_queue(
         &self,
-        record: ProducerRecord,
+        record: Cow<'_, ProducerRecord>,
         completion: Completion,
     ) -> Result<Option<oneshot::Receiver<Result<()>>>> {
         let mut queues = self.shared.lock_waiting();
@@ -336,7 +338,7 @@ impl Producer {
         let (appended, receiver) = oneshot::channel();
         let waiting = Waiting {
             deadline: Instant::now() + self.shared.config.max_block(),
-            record,
+            record: record.into_owned(),
             completion,
             appended,
         };
