@@ -55,7 +55,7 @@ pub use config::{
 pub use dispatch::{RequestContext, RequestError, dispatch};
 pub use error::BrokerError;
 pub use group_service::GroupService;
-pub use meta::{MetaError, NodeIdentity};
+pub use meta::{MetaError, NodeIdentity, load_or_create};
 pub use partition::{AppendOutcome, Partition, PartitionState, ReadOutcome};
 pub use server::{BrokerHandle, CLUSTER_METADATA_DIR, run, start};
 pub use topic_admin::{

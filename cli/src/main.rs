@@ -62,6 +62,9 @@ Examples:
     Cluster(commands::cluster::ClusterCommandArgs),
     /// Measure throughput and latency: produce, consume, or end to end.
     Bench(commands::bench::BenchArgs),
+    /// Run producers and a rebalancing consumer group, record the history
+    /// and check it: lost, duplicated, reordered records and group errors.
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Consume(args) => commands::consume::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Cluster(args) => commands::cluster::run(args),
+        Command::Verify(args) => return commands::verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 //! and topic metadata at most `max.block.ms`), hands back delivery futures,
 //! flushes and closes.
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,7 +23,7 @@ use crate::error::{ProducerError, Result, SendAllError};
 use crate::partitioner::Partitioner;
 use crate::record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 use crate::sender::Sender;
-use crate::shared::{Completion, Shared, State};
+use crate::shared::{Completion, Shared, State, Waiting};
 
 /// Sends records to a Kafka-compatible cluster. Cheap to clone; all clones
 /// share one accumulator and one sender task. When the last clone is
@@ -96,7 +98,8 @@ impl Producer {
             flushers: 0,
             known_partitions: hashbrown::HashMap::default(),
         };
-        let shared = Arc::new(Shared::new(client, config, state));
+        let runtime = tokio::runtime::Handle::current();
+        let shared = Arc::new(Shared::new(client, config, state, runtime));
         let sender = tokio::spawn(Sender::new(shared.clone()).run());
         Ok(Producer {
             lifetime: Arc::new(Lifetime {
@@ -115,10 +118,12 @@ impl Producer {
     /// Sends `record` and resolves when it is acknowledged (or failed).
     ///
     /// The record is appended when `send` is called if its topic's metadata
-    /// is cached and `buffer.memory` has room, so records sent one after
-    /// another keep their order; otherwise it is appended when the future
-    /// is first polled, after metadata and room arrive (at most
-    /// `max.block.ms`), and later sends queue behind it.
+    /// is cached and `buffer.memory` has room; otherwise it takes its place
+    /// in its topic's queue of waiting records when `send` is called and is
+    /// appended in the background once metadata and room arrive (at most
+    /// `max.block.ms`), whether or not the future is polled. Later sends to
+    /// the topic queue behind it, so records sent one after another keep
+    /// their order.
     ///
     /// # Errors
     /// As [`Producer::enqueue`], then the delivery error.
@@ -127,13 +132,14 @@ impl Producer {
         record: ProducerRecord,
     ) -> impl Future<Output = Result<RecordMetadata>> + Send + 'static {
         let (sender, receiver) = oneshot::channel();
-        let immediate = self.try_append_now(&record, Completion::Channel(sender));
-        let waiting = matches!(immediate, Ok(Some(_))).then(|| WaitingAppend::new(&self.shared));
-        let producer = self.clone();
+        let queued = match self.try_append_now(&record, Completion::Channel(sender)) {
+            Ok(None) => Ok(None),
+            Ok(Some(completion)) => self.append_or_queue(Cow::Owned(record), completion),
+            Err(error) => Err(error),
+        };
         async move {
-            if let Some(completion) = immediate? {
-                let _waiting = waiting;
-                producer.append_waiting(&record, completion).await?;
+            if let Some(appended) = queued? {
+                appended.await.unwrap_or(Err(ProducerError::Closed))?;
             }
             DeliveryFuture { receiver }.await
         }
@@ -300,25 +306,111 @@ impl Producer {
         outcome
     }
 
+    /// Appends `record` now or queues it (copied) behind its topic's
+    /// waiting records, and returns once it is appended.
     async fn append(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {
-        if let Some(completion) = self.try_append_now(record, completion)? {
-            let _waiting = WaitingAppend::new(&self.shared);
-            self.append_waiting(record, completion).await?;
+        if let Some(completion) = self.try_append_now(record, completion)?
+            && let Some(appended) = self.append_or_queue(Cow::Borrowed(record), completion)?
+        {
+            appended.await.unwrap_or(Err(ProducerError::Closed))?;
         }
         Ok(())
     }
 
+    /// The slow path: appends `record` now if its topic has no waiting
+    /// records and nothing needs waiting for; otherwise queues it (copied
+    /// if borrowed) at the back of its topic's waiting records, starting
+    /// the topic's drain task if none runs, and hands back what learns
+    /// when it is appended.
+    fn append_or_queue(
+        &self,
+        record: Cow<'_, ProducerRecord>,
+        completion: Completion,
+    ) -> Result<Option<oneshot::Receiver<Result<()>>>> {
+        let mut queues = self.shared.lock_waiting();
+        let completion = match queues.get_mut(record.topic.as_str()) {
+            Some(_) => completion,
+            None => match self.append_if_ready(&record, completion)? {
+                None => return Ok(None),
+                Some(completion) => completion,
+            },
+        };
+        let (appended, receiver) = oneshot::channel();
+        let waiting = Waiting {
+            deadline: Instant::now() + self.shared.config.max_block(),
+            record: record.into_owned(),
+            completion,
+            appended,
+        };
+        self.shared.waiting_appends.fetch_add(1, Ordering::AcqRel);
+        match queues.get_mut(waiting.record.topic.as_str()) {
+            Some(queue) => queue.push_back(waiting),
+            None => {
+                let topic = waiting.record.topic.clone();
+                queues.insert(topic.clone(), VecDeque::from([waiting]));
+                let producer = self.clone();
+                self.shared.runtime.spawn(producer.drain(topic));
+            }
+        }
+        Ok(Some(receiver))
+    }
+
+    /// Appends `topic`'s waiting records in their order, each once its
+    /// metadata and buffer room are there (or fails it at its deadline),
+    /// until the queue is empty; then removes the queue.
+    async fn drain(self, topic: String) {
+        loop {
+            let next = {
+                let mut queues = self.shared.lock_waiting();
+                let next = queues.get_mut(topic.as_str()).and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    queues.remove(topic.as_str());
+                }
+                next
+            };
+            let Some(waiting) = next else {
+                return;
+            };
+            let outcome = self
+                .append_waiting(&waiting.record, waiting.completion, waiting.deadline)
+                .await;
+            if let Err(error) = &outcome {
+                tracing::debug!(%topic, %error, "waiting record not appended");
+            }
+            // The caller may have stopped waiting; the record's fate stands.
+            let _ = waiting.appended.send(outcome);
+            if self.shared.waiting_appends.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let state = self.shared.lock();
+                if state.unfinished_records == 0 {
+                    self.shared.idle.notify_waiters();
+                }
+            }
+        }
+    }
+
     /// Appends at once when nothing needs waiting for; hands the completion
-    /// back when metadata or buffer room must be awaited.
+    /// back when metadata or buffer room must be awaited, or records wait
+    /// already (the caller then queues it in order).
     fn try_append_now(
         &self,
         record: &ProducerRecord,
         completion: Completion,
     ) -> Result<Option<Completion>> {
-        let size = self.check_record(record)?;
         if self.shared.waiting_appends.load(Ordering::Acquire) > 0 {
+            self.check_record(record)?;
             return Ok(Some(completion));
         }
+        self.append_if_ready(record, completion)
+    }
+
+    /// Appends at once when metadata is cached and buffer room free; hands
+    /// the completion back otherwise.
+    fn append_if_ready(
+        &self,
+        record: &ProducerRecord,
+        completion: Completion,
+    ) -> Result<Option<Completion>> {
+        let size = self.check_record(record)?;
         let metadata_updates = self.shared.client.metadata_updates();
         // Read before the lock, which the sender and other callers share.
         let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
@@ -367,9 +459,13 @@ impl Producer {
     }
 
     /// Waits (at most `max.block.ms`) for metadata and buffer room, then appends.
-    async fn append_waiting(&self, record: &ProducerRecord, completion: Completion) -> Result<()> {
+    async fn append_waiting(
+        &self,
+        record: &ProducerRecord,
+        completion: Completion,
+        deadline: Instant,
+    ) -> Result<()> {
         let size = self.check_record(record)?;
-        let deadline = Instant::now() + self.shared.config.max_block();
         let partition_count = self
             .partition_count(&record.topic, record.partition, deadline)
             .await?;
@@ -552,7 +648,8 @@ impl Producer {
     }
 
     /// Sends every buffered record now (ignoring `linger.ms`) and waits
-    /// until each has been acknowledged or failed.
+    /// until each has been acknowledged or failed, records still waiting
+    /// for metadata or buffer room included.
     pub async fn flush(&self) {
         {
             let mut state = self.shared.lock();
@@ -564,7 +661,9 @@ impl Producer {
             let idle = self.shared.idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            if self.shared.lock().unfinished_records == 0 {
+            if self.shared.lock().unfinished_records == 0
+                && self.shared.waiting_appends.load(Ordering::Acquire) == 0
+            {
                 break;
             }
             idle.await;
@@ -593,26 +692,6 @@ impl Producer {
         {
             tracing::warn!(%error, "producer sender task ended abnormally");
         }
-    }
-}
-
-/// Counts an append that waits, for as long as it waits.
-struct WaitingAppend {
-    shared: Arc<Shared>,
-}
-
-impl WaitingAppend {
-    fn new(shared: &Arc<Shared>) -> Self {
-        shared.waiting_appends.fetch_add(1, Ordering::AcqRel);
-        WaitingAppend {
-            shared: shared.clone(),
-        }
-    }
-}
-
-impl Drop for WaitingAppend {
-    fn drop(&mut self) {
-        self.shared.waiting_appends.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

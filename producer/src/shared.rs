@@ -2,6 +2,7 @@
 //! sender task: the accumulator and partitioner under one short lock, the
 //! `buffer.memory` budget, and the counters `flush` waits on.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -14,7 +15,7 @@ use crate::batch::ProducerBatch;
 use crate::config::ProducerConfig;
 use crate::error::{ProducerError, Result};
 use crate::partitioner::Partitioner;
-use crate::record::{DeliveryCallback, RecordMetadata};
+use crate::record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 
 /// How a record's outcome reaches its caller.
 pub(crate) enum Completion {
@@ -35,6 +36,19 @@ impl std::fmt::Debug for Completion {
             Completion::Callback(_, token) => write!(f, "Callback({token})"),
         }
     }
+}
+
+/// A record that waits for its topic's metadata or buffer room, queued in
+/// send order behind the topic's other waiting records.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    pub(crate) record: ProducerRecord,
+    pub(crate) completion: Completion,
+    /// Learns whether the record was appended, or why not (its completion
+    /// is then dropped unused).
+    pub(crate) appended: oneshot::Sender<Result<()>>,
+    /// `max.block.ms` after the record was sent.
+    pub(crate) deadline: Instant,
 }
 
 /// What the lock protects. No `.await` happens while it is held.
@@ -103,14 +117,27 @@ pub(crate) struct Shared {
     pub(crate) buffer: Semaphore,
     /// Set by `close` or when the last handle is dropped.
     pub(crate) closing: AtomicBool,
-    /// Appends waiting for metadata or buffer room; while any wait, new
-    /// records wait behind them so records keep their call order.
+    /// Records waiting for metadata or buffer room (in `waiting`); while
+    /// any wait, new records look for their topic's queue there so they
+    /// keep their call order. The fast path reads only this counter.
     pub(crate) waiting_appends: AtomicUsize,
+    /// Per topic, the records waiting to be appended, in send order. A
+    /// topic has an entry while its drain task runs; the task appends the
+    /// front record once metadata and buffer room are there, then the next.
+    pub(crate) waiting:
+        Mutex<hashbrown::HashMap<String, VecDeque<Waiting>, foldhash::fast::RandomState>>,
+    /// Where the drain tasks run (the runtime the producer was made in).
+    pub(crate) runtime: tokio::runtime::Handle,
     started: Instant,
 }
 
 impl Shared {
-    pub(crate) fn new(client: Client, config: ProducerConfig, state: State) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        config: ProducerConfig,
+        state: State,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
         Shared {
             buffer: Semaphore::new(config.buffer_memory),
             client,
@@ -120,8 +147,20 @@ impl Shared {
             idle: Notify::new(),
             closing: AtomicBool::new(false),
             waiting_appends: AtomicUsize::new(0),
+            waiting: Mutex::new(hashbrown::HashMap::default()),
+            runtime,
             started: Instant::now(),
         }
+    }
+
+    /// The waiting queues. Taken before the state lock, never under it.
+    pub(crate) fn lock_waiting(
+        &self,
+    ) -> MutexGuard<'_, hashbrown::HashMap<String, VecDeque<Waiting>, foldhash::fast::RandomState>>
+    {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

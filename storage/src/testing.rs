@@ -135,3 +135,37 @@ pub fn segment_count(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Reads a partition directory's own small files as [`crate::Log::open`]
+/// reads them first (`partition.metadata`, then the recovery-point
+/// checkpoint), without opening the log: the entry point of the fuzzer's
+/// `files` target.
+///
+/// # Errors
+/// What the readers report: `CorruptFile` for damaged content, I/O errors.
+pub fn read_partition_files(dir: &std::path::Path) -> Result<(), crate::StorageError> {
+    crate::metadata::PartitionMetadata::read(dir)?;
+    crate::checkpoint::PartitionCheckpoint::read(dir)?;
+    Ok(())
+}
+
+/// Writes a partition's checkpoint and `partition.metadata` into `dir` with
+/// the crate's own writers (the fuzzer's seeds for [`read_partition_files`]).
+///
+/// # Errors
+/// I/O errors.
+pub fn write_partition_files(
+    dir: &std::path::Path,
+    recovery_point: i64,
+    high_watermark: i64,
+    log_start_offset: i64,
+    metadata: &crate::PartitionMetadata,
+) -> Result<(), crate::StorageError> {
+    metadata.write(dir)?;
+    crate::checkpoint::PartitionCheckpoint {
+        recovery_point,
+        high_watermark,
+        log_start_offset,
+    }
+    .write(dir)
+}

@@ -7,3 +7,4 @@ pub mod consume;
 pub mod group;
 pub mod produce;
 pub mod topic;
+pub mod verify;

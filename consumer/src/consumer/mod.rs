@@ -432,6 +432,15 @@ impl Consumer {
         })
     }
 
+    /// The group generation this member last joined, which its commits carry;
+    /// `None` without a group or before the first join.
+    pub fn generation(&self) -> Option<i32> {
+        self.group
+            .as_ref()
+            .map(|group| group.identity().0)
+            .filter(|generation| *generation != NO_GENERATION)
+    }
+
     /// The committed offsets of `partitions` in the group (`None`: nothing committed).
     ///
     /// # Errors

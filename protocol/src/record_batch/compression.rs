@@ -373,10 +373,19 @@ fn decompress_snappy(input: &[u8], max_bytes: usize) -> Result<Bytes, Limited> {
     Ok(out.freeze())
 }
 
+/// The most output one byte of a snappy block can make: a 3-byte copy
+/// element writes at most 64 bytes, a literal no more than its own length.
+const SNAPPY_MAX_EXPANSION: usize = 22;
+
 /// Decompresses one raw snappy block onto `out`, checking the declared
-/// length against the limit before allocating.
+/// length against the limit and against what the block can possibly hold
+/// before allocating (a 68-byte block may not claim, and make us zero,
+/// 88 MB).
 fn snappy_block_into(block: &[u8], max_bytes: usize, out: &mut BytesMut) -> Result<(), Limited> {
     let length = snap::raw::decompress_len(block).map_err(|e| Limited::Io(io::Error::other(e)))?;
+    if length > block.len().saturating_mul(SNAPPY_MAX_EXPANSION) {
+        return Err(invalid("snappy block declares more bytes than it can hold"));
+    }
     let start = out.len();
     if start.saturating_add(length) > max_bytes {
         return Err(Limited::TooLarge);
@@ -409,6 +418,32 @@ mod tests {
         (0..200_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect()
+    }
+
+    #[test]
+    fn a_snappy_block_declaring_more_than_it_can_hold_is_refused() {
+        // Declares 88 MB (varint) in a handful of bytes.
+        let mut block = vec![0xc9, 0xc8, 0x85, 0x2a];
+        block.extend_from_slice(&[0; 64]);
+        let result = Compression::Snappy.decompress(&Bytes::from(block), 100 << 20);
+        assert!(
+            matches!(&result, Err(BatchError::Decompression { source, .. })
+                if source.to_string().contains("more bytes than it can hold")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn snappy_at_its_highest_ratio_still_decodes() {
+        let input = vec![7u8; 1 << 20];
+        let mut compressed = BytesMut::new();
+        Compression::Snappy
+            .compress(&input, None, &mut compressed)
+            .unwrap();
+        let out = Compression::Snappy
+            .decompress(&compressed.freeze(), 2 << 20)
+            .unwrap();
+        assert_eq!(out.len(), input.len());
     }
 
     #[test]
