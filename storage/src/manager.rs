@@ -201,6 +201,11 @@ fn check_meta(data_dir: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// Directories of the data directory that belong to other components, not
+/// partitions: the controller's Raft log and snapshots (`sluice-controller`),
+/// as Kafka keeps its metadata log beside the partitions.
+const RESERVED_DIRS: &[&str] = &["__cluster_metadata"];
+
 /// Partition directories under `data_dir`; half-deleted ones are removed.
 fn list_partitions(data_dir: &Path) -> Result<Vec<(TopicPartition, PathBuf)>, StorageError> {
     let mut partitions = Vec::new();
@@ -213,6 +218,8 @@ fn list_partitions(data_dir: &Path) -> Result<Vec<(TopicPartition, PathBuf)>, St
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(DELETED_DIR_SUFFIX) {
             fs::remove_dir_all(&path).at(&path)?;
+        } else if RESERVED_DIRS.contains(&name.as_str()) {
+            continue;
         } else if let Some(tp) = TopicPartition::from_dir_name(&name) {
             partitions.push((tp, path));
         } else {
