@@ -56,7 +56,7 @@ pub(crate) fn run_request(input: &[u8]) -> String {
     if frame.api_key == ApiKey::ApiVersions {
         return format!(
             "ApiVersions {}",
-            outcome(&handlers::api_versions::handle(&frame))
+            outcome(&handlers::api_versions::handle(&frame, true))
         );
     }
     if !is_supported(frame.api_key, frame.api_version()) {
@@ -94,6 +94,7 @@ macro_rules! served_apis {
             ElectLeaders => ElectLeadersRequest,
             DescribeCluster => DescribeClusterRequest,
             DescribeProducers => DescribeProducersRequest,
+            DescribeQuorum => DescribeQuorumRequest,
             FindCoordinator => FindCoordinatorRequest,
             JoinGroup => JoinGroupRequest,
             SyncGroup => SyncGroupRequest,

@@ -107,6 +107,7 @@ fn request_frame(key: ApiKey, v: i16) -> Vec<Bytes> {
         ApiKey::OffsetDelete => one(frame(key, v, &offset_delete())),
         ApiKey::DescribeCluster => one(frame(key, v, &describe_cluster(v))),
         ApiKey::DescribeProducers => one(frame(key, v, &describe_producers())),
+        ApiKey::DescribeQuorum => one(frame(key, v, &describe_quorum())),
         _ => Vec::new(),
     }
 }
@@ -590,6 +591,15 @@ fn offset_delete() -> OffsetDeleteRequest {
                     OffsetDeleteRequestPartition::default().with_partition_index(1),
                 ]),
         ])
+}
+
+fn describe_quorum() -> DescribeQuorumRequest {
+    let partition = describe_quorum_request::PartitionData::default().with_partition_index(0);
+    DescribeQuorumRequest::default().with_topics(vec![
+        describe_quorum_request::TopicData::default()
+            .with_topic_name(topic("__cluster_metadata"))
+            .with_partitions(vec![partition.clone(), partition]),
+    ])
 }
 
 fn describe_cluster(v: i16) -> DescribeClusterRequest {
