@@ -1,7 +1,25 @@
 //! How commands print: aligned tables like Kafka's tools, written to any
 //! `Write` so formatting is testable without a terminal.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A spinner line with a message on stderr, drawn only when stderr is a
+/// terminal (the live progress of `bench` and `verify`).
+pub fn spinner() -> ProgressBar {
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar
+}
 
 /// A table printed with left-aligned columns separated by two spaces, the
 /// layout of `kafka-consumer-groups --describe`.

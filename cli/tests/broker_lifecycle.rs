@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+mod cli_support;
+use cli_support::{Running, free_port};
+
 /// Upper bound for a broker to start or to exit after SIGTERM.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Partitions of the data directory that takes a while to load.
@@ -24,23 +27,6 @@ const CLEAN_SHUTDOWN_MARKER: &str = ".clean-shutdown";
 const LOADED_LINE: &str = "broker state loaded";
 /// SIGTERM's bit in the `SigCgt` mask of `/proc/<pid>/status`.
 const SIGTERM_CAUGHT_BIT: u64 = 1 << (15 - 1);
-
-/// Kills the broker if a test fails before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
 
 /// A config file for a broker on `port` over `data_dir`, with small file
 /// preallocation so hundreds of partitions cost little disk.

@@ -5,21 +5,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cli_support;
+use cli_support::Running;
+
 /// Upper bound for the broker to start or stop; a hang fails the test.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn sluice() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
-}
-
-/// Kills the child if a test fails before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {

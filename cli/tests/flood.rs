@@ -13,7 +13,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +22,9 @@ use sluice_consumer::{AutoOffsetReset, Consumer, ConsumerConfig, TopicPartition}
 use sluice_producer::{Acks, Producer, ProducerConfig, ProducerRecord};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+mod cli_support;
+use cli_support::{Running, free_port};
 
 /// How long the attackers run.
 const FLOOD: Duration = Duration::from_secs(30);
@@ -40,23 +43,6 @@ const TOPIC: &str = "flood-victims";
 const MAX_LOG_LINES: usize = 500;
 /// Bound on start-up, on reading everything back, and on the exit.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Kills the broker if the test fails before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
 
 fn sluice(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sluice"))

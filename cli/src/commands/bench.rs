@@ -6,13 +6,12 @@
 //! `sluice bench all` runs the standard suite (`sluice_benches::suite`)
 //! against a broker it starts itself and, side by side, Apache Kafka.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use sluice_benches::suite::{self, ExternalBroker, SuiteConfig, SuiteResults};
 use sluice_benches::{AckMode, BenchSettings, Mode, PayloadKind, Progress, Summary};
 
@@ -355,18 +354,9 @@ fn settings(
     (settings, outputs)
 }
 
-/// A spinner line on stderr, drawn only when stderr is a terminal.
+/// The live progress line, redrawn every 200 ms.
 fn progress_bar() -> ProgressBar {
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(None, target);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+    let bar = output::spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }

@@ -2,7 +2,7 @@
 //! records its history, checks it and prints a verdict; `--check FILE`
 //! re-checks a saved history. A thin wrapper over `sluice-verify`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use sluice_verify::{
     HistoryReader, HistoryWriter, Progress, Verdict, ViolationKind, WorkloadConfig, now_ms,
 };
@@ -157,7 +157,7 @@ fn run_workload(args: &VerifyArgs) -> anyhow::Result<(Verdict, PathBuf)> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("sluice-verify-{}.jsonl", now_ms())));
     let history = HistoryWriter::create(&path)?;
     let progress = Arc::new(Progress::default());
-    let bar = progress_bar();
+    let bar = output::spinner();
     let verdict = session::block_on(async {
         let mut signal = StopSignal::watch()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -176,20 +176,6 @@ fn run_workload(args: &VerifyArgs) -> anyhow::Result<(Verdict, PathBuf)> {
     });
     bar.finish_and_clear();
     Ok((verdict?, path))
-}
-
-fn progress_bar() -> ProgressBar {
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(None, target);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar
 }
 
 async fn show_progress(bar: ProgressBar, progress: Arc<Progress>, duration: Duration) {

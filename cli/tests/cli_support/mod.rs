@@ -43,6 +43,17 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// A child process killed and reaped when dropped, so a failing test leaks
+/// no process.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
