@@ -218,15 +218,7 @@ impl GroupCoordinator {
         );
         for group_id in group_ids {
             let expired = self.expired_offsets_of(&group_id, now_ms);
-            let mut records: Vec<OffsetsRecord> = expired
-                .iter()
-                .filter(|partition| self.offsets.delete(&group_id, partition))
-                .map(|partition| OffsetsRecord {
-                    key: offset_key(&group_id, partition),
-                    value: None,
-                })
-                .collect();
-            records.extend(self.drop_if_empty_without_offsets(&group_id));
+            let records = self.delete_offsets(&group_id, &expired);
             if !records.is_empty() {
                 tracing::info!(group = %group_id, expired = expired.len(), "expired offsets");
                 self.persist(&group_id, records, PersistWaiter::Replies(Vec::new()), out);
@@ -252,15 +244,7 @@ impl GroupCoordinator {
             if deleted.is_empty() {
                 continue;
             }
-            let mut records: Vec<OffsetsRecord> = deleted
-                .iter()
-                .filter(|partition| self.offsets.delete(&group_id, partition))
-                .map(|partition| OffsetsRecord {
-                    key: offset_key(&group_id, partition),
-                    value: None,
-                })
-                .collect();
-            records.extend(self.drop_if_empty_without_offsets(&group_id));
+            let records = self.delete_offsets(&group_id, &deleted);
             tracing::info!(group = %group_id, removed = deleted.len(), "removed offsets of deleted topics");
             self.persist(
                 &group_id,
@@ -270,6 +254,25 @@ impl GroupCoordinator {
             );
         }
         out
+    }
+
+    /// Deletes `group_id`'s offsets of `partitions`, then the group itself
+    /// when it is Empty and has no offsets left: the tombstones to append.
+    fn delete_offsets(
+        &mut self,
+        group_id: &str,
+        partitions: &[TopicPartition],
+    ) -> Vec<OffsetsRecord> {
+        let mut records: Vec<OffsetsRecord> = partitions
+            .iter()
+            .filter(|partition| self.offsets.delete(group_id, partition))
+            .map(|partition| OffsetsRecord {
+                key: offset_key(group_id, partition),
+                value: None,
+            })
+            .collect();
+        records.extend(self.drop_if_empty_without_offsets(group_id));
+        records
     }
 
     /// Removes `group_id` when it is Empty and has no offsets left; the
