@@ -83,6 +83,21 @@ impl StateMachine {
         })
     }
 
+    /// Writes a snapshot ending at `last` to disk (a blocking task: it
+    /// fsyncs) before it is taken as current.
+    async fn save_snapshot(&self, last: &LogIdOf, data: &[u8]) -> Result<(), io::Error> {
+        let store = self.store.clone();
+        let saved = snapshot::Snapshot {
+            last_included: to_ours(last),
+            data: data.to_vec(),
+        };
+        tokio::task::spawn_blocking(move || store.save(&saved))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update below finishes before the guard drops; a poisoned
         // lock still holds a consistent image.
@@ -119,15 +134,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             (meta, postcard::to_allocvec(&body).map_err(invalid)?)
         };
         if let Some(last) = meta.last_log_id {
-            let store = self.store.clone();
-            let saved = snapshot::Snapshot {
-                last_included: to_ours(&last),
-                data: data.clone(),
-            };
-            tokio::task::spawn_blocking(move || store.save(&saved))
-                .await
-                .map_err(io::Error::other)?
-                .map_err(io::Error::other)?;
+            self.save_snapshot(&last, &data).await?;
         }
         self.lock().current = Some((meta.clone(), data.clone()));
         Ok(Snapshot {
@@ -197,15 +204,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         let body: SnapshotBody = postcard::from_bytes(&data).map_err(invalid)?;
         if let Some(last) = meta.last_log_id {
-            let store = self.store.clone();
-            let saved = snapshot::Snapshot {
-                last_included: to_ours(&last),
-                data: data.clone(),
-            };
-            tokio::task::spawn_blocking(move || store.save(&saved))
-                .await
-                .map_err(io::Error::other)?
-                .map_err(io::Error::other)?;
+            self.save_snapshot(&last, &data).await?;
         }
         let mut inner = self.lock();
         inner.image = body.image;
